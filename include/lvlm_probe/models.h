@@ -1,0 +1,131 @@
+// Vision-language models behind one interface, and the observer through which they expose every
+// layer's residual stream. The model knows nothing of probing: it calls the observer with
+// (tap name, layer, positions, tensor) and moves on.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lvlm_probe/checkpoint.h"
+
+namespace lvlm {
+
+// --- Hidden-state taps -----------------------------------------------------------------------
+// SPEC layers run 0..L: layer 0 is the embedding output (input of block 0), layer l the residual
+// stream after block l-1 (0-based), before the final norm. Tap names follow TransformerLens.
+std::string resid_tap_name(int layer);  // 0 -> "blocks.0.hook_resid_pre", l -> "blocks.{l-1}.hook_resid_post"
+// Inverse of resid_tap_name; -1 for any other name.
+int layer_of_resid_tap(const std::string& name);
+
+class HiddenStateObserver {
+ public:
+  virtual ~HiddenStateObserver() = default;
+  // Called once per forward pass over positions [first, first + count) before any layer runs.
+  // Returns the absolute positions whose residual stream the observer wants (may be empty).
+  virtual std::vector<int64_t> positions_wanted(int64_t first, int64_t count) = 0;
+  // Called for layers 0..L in order. `hidden` is [positions.size(), hidden_size] in the compute
+  // dtype on the model's device; it is only valid during the call (copy what you keep).
+  virtual void on_residual(const std::string& tap, int layer, const std::vector<int64_t>& positions,
+                           const at::Tensor& hidden) = 0;
+  // Called by greedy decoding once the token of `step` is chosen (after the forward pass that
+  // predicted it), so that per-token measurements can name the emitted token.
+  virtual void on_token(int step, int token_id) { (void)step, (void)token_id; }
+};
+
+// --- Devices and dtypes ----------------------------------------------------------------------
+struct DeviceOptions {
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";   // auto | f32 | bf16 | f16 (auto: bf16 on CUDA, f32 on CPU)
+  int threads = 0;              // CPU threads; 0 = all cores
+};
+
+struct ModelInfo {
+  std::string family;         // "llava"
+  std::string architecture;   // config.json architectures[0]
+  std::string path;
+  int num_layers = 0;         // L, decoder blocks
+  int hidden_size = 0;
+  int vocab_size = 0;
+  int max_positions = 0;
+  int image_token_index = -1;
+  int num_image_features = 0;
+  int image_size = 0;         // pixel input height = width
+  std::vector<int> eos_token_ids;
+  std::string weights_dtype;  // on disk, e.g. "F32" or "BF16" (mixed: "F32+BF16")
+  std::string compute_dtype;  // "f32" | "bf16" | "f16"
+  std::string device;         // "cpu", "cuda:0"
+};
+
+// Per-sequence key/value cache, preallocated for `capacity` positions.
+struct KVCache {
+  std::vector<at::Tensor> keys, values;  // per block: [kv_heads, capacity, head_dim]
+  int64_t length = 0;
+  int64_t capacity = 0;
+};
+
+struct ForwardOptions {
+  HiddenStateObserver* observer = nullptr;
+  std::vector<bool> skip_block;  // size L (or empty): block i replaced by identity when true
+};
+
+// The prompt after the image features are spliced in.
+struct PromptEmbedding {
+  at::Tensor embeddings;                    // [S, hidden] compute dtype
+  std::vector<int64_t> image_positions;     // positions holding image features
+};
+
+class VisionLanguageModel {
+ public:
+  virtual ~VisionLanguageModel() = default;
+  virtual const ModelInfo& info() const = 0;
+
+  // pixel_values: [1, 3, H, W] float32 (CPU). Returns [num_image_features, hidden].
+  virtual at::Tensor encode_image(const at::Tensor& pixel_values) = 0;
+  // Token embeddings [ids.size(), hidden] with the image features spliced where the prompt holds
+  // one image token (or an already-expanded run of num_image_features of them).
+  virtual PromptEmbedding embed_prompt(const std::vector<int>& ids, const at::Tensor& image_features) = 0;
+  virtual at::Tensor embed_tokens(const std::vector<int>& ids) = 0;
+
+  // Runs the decoder over `embeddings` [S, hidden] at positions [cache->length, +S) (or [0, S)
+  // without a cache). Returns the last block's output [S, hidden] before the final norm.
+  virtual at::Tensor forward(const at::Tensor& embeddings, KVCache* cache, const ForwardOptions& options) = 0;
+  virtual KVCache new_cache(int64_t capacity) const = 0;
+
+  // The pieces the logit lens needs: final norm and unembedding (LM head, tied or not).
+  virtual at::Tensor final_norm(const at::Tensor& hidden) const = 0;
+  virtual at::Tensor unembed(const at::Tensor& normed) const = 0;  // [N, hidden] -> [N, vocab]
+};
+
+// Opens a checkpoint directory; the family is chosen by config.json's `architectures`.
+// InputError for missing/corrupt/unsupported checkpoints (every weight problem listed at once).
+std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, const DeviceOptions& options);
+
+// --- Greedy decoding -------------------------------------------------------------------------
+struct GenerateOptions {
+  int max_new_tokens = 32;
+  bool stop_at_eos = true;
+  bool use_cache = true;          // false: recompute the whole sequence each step (for tests)
+  std::vector<int> skip_layers;   // 1-based decoder layers replaced by identity
+  HiddenStateObserver* observer = nullptr;
+};
+
+struct GenerateResult {
+  std::vector<int> token_ids;
+  std::string stop_reason;        // "eos" | "max_new_tokens"
+  int64_t prompt_length = 0;      // positions after image expansion
+  std::vector<int64_t> image_positions;
+  double vision_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
+};
+
+// Greedy decoding as transformers' generate(do_sample=False, num_beams=1). `pixel_values` may be
+// undefined when the prompt holds no image token.
+GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,
+                               const at::Tensor& pixel_values, const GenerateOptions& options);
+
+// Sets libtorch's (and OpenBLAS's) CPU thread pools once; 0 = all cores.
+void configure_threads(int threads);
+
+}  // namespace lvlm

@@ -1,0 +1,90 @@
+// Greedy decoding, the loop transformers' generate(do_sample=False, num_beams=1) runs: prefill
+// the prompt, take the argmax of the last position's logits, feed it back, stop at EOS or after
+// max_new_tokens.
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "lvlm_probe/common.h"
+#include "lvlm_probe/models.h"
+
+namespace lvlm {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden) {
+  at::Tensor last = hidden.narrow(0, hidden.size(0) - 1, 1);
+  at::Tensor logits = model.unembed(model.final_norm(last));
+  return static_cast<int>(logits.argmax(-1).item<int64_t>());  // first maximum, as torch.argmax
+}
+
+std::vector<bool> skip_mask(const std::vector<int>& layers, int num_layers) {
+  std::vector<bool> mask(static_cast<size_t>(num_layers), false);
+  for (int l : layers) {
+    if (l < 1 || l > num_layers)
+      throw UsageError("--skip-layers: layer " + std::to_string(l) + " is outside 1.." + std::to_string(num_layers));
+    mask[static_cast<size_t>(l - 1)] = true;
+  }
+  return mask;
+}
+
+}  // namespace
+
+GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,
+                               const at::Tensor& pixel_values, const GenerateOptions& options) {
+  const ModelInfo& info = model.info();
+  if (options.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
+  at::NoGradGuard no_grad;
+  GenerateResult result;
+  auto t0 = std::chrono::steady_clock::now();
+  at::Tensor features;
+  if (pixel_values.defined()) features = model.encode_image(pixel_values);
+  PromptEmbedding prompt = model.embed_prompt(prompt_ids, features);
+  result.vision_seconds = seconds_since(t0);
+  result.prompt_length = prompt.embeddings.size(0);
+  result.image_positions = prompt.image_positions;
+  const int64_t capacity = result.prompt_length + options.max_new_tokens;
+  if (capacity > info.max_positions)
+    throw UsageError("prompt of " + std::to_string(result.prompt_length) + " positions plus " +
+                     std::to_string(options.max_new_tokens) + " new tokens exceeds the model's " +
+                     std::to_string(info.max_positions) + " positions (max_position_embeddings)");
+
+  ForwardOptions forward;
+  forward.observer = options.observer;
+  forward.skip_block = skip_mask(options.skip_layers, info.num_layers);
+  KVCache cache;
+  if (options.use_cache) cache = model.new_cache(capacity);
+  KVCache* kv = options.use_cache ? &cache : nullptr;
+
+  t0 = std::chrono::steady_clock::now();
+  at::Tensor sequence = prompt.embeddings;  // grows only without a cache
+  int next = argmax_last(model, model.forward(sequence, kv, forward));
+  result.prefill_seconds = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  result.stop_reason = "max_new_tokens";
+  for (;;) {
+    if (options.observer) options.observer->on_token(static_cast<int>(result.token_ids.size()), next);
+    result.token_ids.push_back(next);
+    const bool eos = std::find(info.eos_token_ids.begin(), info.eos_token_ids.end(), next) != info.eos_token_ids.end();
+    if (options.stop_at_eos && eos) {
+      result.stop_reason = "eos";
+      break;
+    }
+    if (static_cast<int>(result.token_ids.size()) >= options.max_new_tokens) break;
+    at::Tensor step = model.embed_tokens({next});
+    if (kv) {
+      next = argmax_last(model, model.forward(step, kv, forward));
+    } else {
+      sequence = at::cat({sequence, step}, 0);
+      next = argmax_last(model, model.forward(sequence, nullptr, forward));
+    }
+  }
+  result.decode_seconds = seconds_since(t0);
+  return result;
+}
+
+}  // namespace lvlm

@@ -1,0 +1,65 @@
+#include "clip.h"
+
+#include <cmath>
+
+namespace lvlm::llava {
+
+ClipVisionTower::ClipVisionTower(WeightLoader& w, const std::string& prefix, const VisionConfig& c, int layers_used)
+    : config_(c) {
+  const int64_t d = c.hidden_size, p = c.patch_size;
+  patch_weight_ = w.get(prefix + "embeddings.patch_embedding.weight", {d, c.num_channels, p, p});
+  class_embedding_ = w.get(prefix + "embeddings.class_embedding", {d});
+  position_embedding_ = w.get(prefix + "embeddings.position_embedding.weight", {c.num_patches() + 1, d});
+  pre_norm_ = LayerNorm::load(w, prefix + "pre_layrnorm", d, c.layer_norm_eps);  // sic: HF's spelling
+  for (int i = 0; i < layers_used; ++i) {
+    const std::string l = prefix + "encoder.layers." + std::to_string(i) + ".";
+    Layer layer;
+    layer.norm1 = LayerNorm::load(w, l + "layer_norm1", d, c.layer_norm_eps);
+    layer.norm2 = LayerNorm::load(w, l + "layer_norm2", d, c.layer_norm_eps);
+    layer.q = Linear::load(w, l + "self_attn.q_proj", d, d, true);
+    layer.k = Linear::load(w, l + "self_attn.k_proj", d, d, true);
+    layer.v = Linear::load(w, l + "self_attn.v_proj", d, d, true);
+    layer.out = Linear::load(w, l + "self_attn.out_proj", d, d, true);
+    layer.fc1 = Linear::load(w, l + "mlp.fc1", c.intermediate_size, d, true);
+    layer.fc2 = Linear::load(w, l + "mlp.fc2", d, c.intermediate_size, true);
+    layers_.push_back(std::move(layer));
+  }
+}
+
+// CLIPVisionEmbeddings: conv patches (no bias), prepend the class embedding, add positions.
+at::Tensor ClipVisionTower::embed(const at::Tensor& pixel_values) const {
+  at::Tensor x = pixel_values.to(patch_weight_.device(), patch_weight_.scalar_type());
+  at::Tensor patches = at::conv2d(x, patch_weight_, {}, {config_.patch_size, config_.patch_size});
+  patches = patches.flatten(2).transpose(1, 2).squeeze(0);  // [patches, hidden]
+  at::Tensor tokens = at::cat({class_embedding_.unsqueeze(0), patches}, 0);
+  return tokens + position_embedding_;
+}
+
+// CLIPAttention: q is scaled before the product; softmax in the compute dtype.
+at::Tensor ClipVisionTower::attention(const Layer& layer, const at::Tensor& x) const {
+  const int64_t n = x.size(0), heads = config_.num_attention_heads, hd = config_.hidden_size / heads;
+  const double scale = std::pow(static_cast<double>(hd), -0.5);
+  auto split = [&](const at::Tensor& t) { return t.view({n, heads, hd}).transpose(0, 1); };  // [heads, n, hd]
+  at::Tensor q = split(layer.q(x) * scale), k = split(layer.k(x)), v = split(layer.v(x));
+  at::Tensor weights = at::softmax(at::matmul(q, k.transpose(1, 2)), -1);
+  at::Tensor out = at::matmul(weights, v).transpose(0, 1).reshape({n, config_.hidden_size});
+  return layer.out(out);
+}
+
+at::Tensor ClipVisionTower::mlp(const Layer& layer, const at::Tensor& x) const {
+  at::Tensor h = layer.fc1(x);
+  h = config_.hidden_act == "quick_gelu" ? quick_gelu(h) : at::gelu(h);
+  return layer.fc2(h);
+}
+
+at::Tensor ClipVisionTower::hidden_state(const at::Tensor& pixel_values, int index) const {
+  at::Tensor h = pre_norm_(embed(pixel_values));  // hidden_states[0]
+  for (int i = 0; i < index; ++i) {
+    const Layer& layer = layers_[static_cast<size_t>(i)];
+    h = h + attention(layer, layer.norm1(h));
+    h = h + mlp(layer, layer.norm2(h));
+  }
+  return h;
+}
+
+}  // namespace lvlm::llava

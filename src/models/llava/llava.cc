@@ -1,0 +1,157 @@
+// LLaVA-1.5 = CLIP vision tower + two-layer GELU projector + LLaMA decoder (transformers'
+// LlavaForConditionalGeneration). This file loads the three and splices image features into the
+// token sequence; everything probing-related lives outside the model.
+#include "llava.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "clip.h"
+#include "llama.h"
+#include "names.h"
+
+namespace lvlm::llava {
+namespace {
+
+struct Projector {
+  Linear linear_1, linear_2;
+  at::Tensor operator()(const at::Tensor& x) const { return linear_2(at::gelu(linear_1(x))); }
+};
+
+// Weights that exist in LLaVA checkpoints but never influence the output: vision layers past the
+// selected feature layer, CLIP's post-layernorm, and a stored LM head when the head is tied.
+bool expected_unused(const std::string& name, const WeightNames& n, int vision_layers_used, bool tied) {
+  if (tied && name == n.lm_head) return true;
+  if (name.rfind(n.vision + "post_layernorm.", 0) == 0) return true;
+  const std::string layers = n.vision + "encoder.layers.";
+  if (name.rfind(layers, 0) == 0) return std::stoi(name.substr(layers.size())) >= vision_layers_used;
+  return false;
+}
+
+std::string dtype_summary(const WeightStore& store) {
+  std::string s;
+  for (const auto& [dtype, bytes] : store.bytes_by_dtype()) s += (s.empty() ? "" : "+") + std::string(dtype_name(dtype));
+  return s;
+}
+
+class LlavaModel final : public VisionLanguageModel {
+ public:
+  LlavaModel(const LlavaConfig& config, WeightStore store, at::ScalarType dtype, at::Device device)
+      : config_(config), store_(std::move(store)) {
+    WeightLoader w(store_, dtype, device);
+    const WeightNames names = weight_names_for(store_);
+    const int vision_layers = config.vision_hidden_state_index();
+    vision_ = std::make_unique<ClipVisionTower>(w, names.vision, config.vision, vision_layers);
+    const int64_t vd = config.vision.hidden_size, td = config.text.hidden_size;
+    projector_.linear_1 = Linear::load(w, names.projector + "linear_1", td, vd, config.projector_bias);
+    projector_.linear_2 = Linear::load(w, names.projector + "linear_2", td, td, config.projector_bias);
+    decoder_ = std::make_unique<LlamaDecoder>(w, names.text, config.text);
+    if (config.text.tie_word_embeddings) {
+      lm_head_ = decoder_->embedding_table();
+    } else {
+      lm_head_ = w.get(names.lm_head, {config.text.vocab_size, td});
+    }
+    store_.throw_if_problems();
+    for (const auto& name : store_.unused())
+      if (!expected_unused(name, names, vision_layers, config.text.tie_word_embeddings))
+        spdlog::warn("{}: tensor '{}' is not used by the LLaVA model", store_.dir(), name);
+    fill_info(dtype, device);
+  }
+
+  const ModelInfo& info() const override { return info_; }
+
+  at::Tensor encode_image(const at::Tensor& pixel_values) override {
+    const int64_t size = config_.vision.image_size;
+    if (pixel_values.dim() != 4 || pixel_values.size(1) != 3 || pixel_values.size(2) != size || pixel_values.size(3) != size)
+      throw UsageError("pixel_values must be [1, 3, " + std::to_string(size) + ", " + std::to_string(size) + "]");
+    at::Tensor h = vision_->hidden_state(pixel_values, config_.vision_hidden_state_index());
+    if (config_.vision_feature_select_strategy == "default") h = h.narrow(0, 1, h.size(0) - 1);  // drop CLS
+    return projector_(h);
+  }
+
+  at::Tensor embed_tokens(const std::vector<int>& ids) override {
+    for (int id : ids)
+      if (id < 0 || id >= config_.text.vocab_size)
+        throw UsageError("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                         std::to_string(config_.text.vocab_size));
+    std::vector<int64_t> wide(ids.begin(), ids.end());
+    return decoder_->embed(at::tensor(wide, at::TensorOptions().dtype(at::kLong)));
+  }
+
+  PromptEmbedding embed_prompt(const std::vector<int>& ids, const at::Tensor& image_features) override;
+
+  at::Tensor forward(const at::Tensor& embeddings, KVCache* cache, const ForwardOptions& options) override {
+    return decoder_->forward(embeddings, cache, options);
+  }
+  KVCache new_cache(int64_t capacity) const override { return decoder_->new_cache(capacity); }
+  at::Tensor final_norm(const at::Tensor& hidden) const override { return decoder_->final_norm(hidden); }
+  at::Tensor unembed(const at::Tensor& normed) const override { return at::linear(normed, lm_head_); }
+
+ private:
+  void fill_info(at::ScalarType dtype, at::Device device) {
+    info_.family = "llava";
+    info_.architecture = config_.architecture;
+    info_.path = store_.dir();
+    info_.num_layers = config_.text.num_hidden_layers;
+    info_.hidden_size = config_.text.hidden_size;
+    info_.vocab_size = config_.text.vocab_size;
+    info_.max_positions = config_.text.max_position_embeddings;
+    info_.image_token_index = config_.image_token_index;
+    info_.num_image_features = config_.num_image_features();
+    info_.image_size = config_.vision.image_size;
+    info_.eos_token_ids = config_.eos_token_ids;
+    info_.weights_dtype = dtype_summary(store_);
+    info_.compute_dtype = compute_dtype_name(dtype);
+    info_.device = device.str();
+  }
+
+  LlavaConfig config_;
+  WeightStore store_;
+  std::unique_ptr<ClipVisionTower> vision_;
+  Projector projector_;
+  std::unique_ptr<LlamaDecoder> decoder_;
+  at::Tensor lm_head_;
+  ModelInfo info_;
+};
+
+// One image token becomes num_image_features positions (transformers 4.40's merge); a prompt that
+// already holds a run of exactly that many image tokens (newer processors) is filled in place.
+PromptEmbedding LlavaModel::embed_prompt(const std::vector<int>& ids, const at::Tensor& image_features) {
+  const int image_id = config_.image_token_index;
+  const int64_t n = config_.num_image_features();
+  std::vector<int64_t> at_ids;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] == image_id) at_ids.push_back(static_cast<int64_t>(i));
+  const bool one = at_ids.size() == 1;
+  const bool expanded = static_cast<int64_t>(at_ids.size()) == n && n > 1 && at_ids.back() - at_ids.front() == n - 1;
+  if (!at_ids.empty() && !one && !expanded)
+    throw UsageError("the prompt holds " + std::to_string(at_ids.size()) + " image tokens (id " +
+                     std::to_string(image_id) + "); expected one, or one run of " + std::to_string(n));
+  if (!at_ids.empty() && !image_features.defined())
+    throw UsageError("the prompt holds an image token but no image was given");
+  if (at_ids.empty() && image_features.defined())
+    throw UsageError("an image was given but the prompt holds no image token (id " + std::to_string(image_id) +
+                     "); add <image> to the prompt or use a template");
+  PromptEmbedding out;
+  at::Tensor text = embed_tokens(ids);
+  if (at_ids.empty()) {
+    out.embeddings = text;
+    return out;
+  }
+  const int64_t first = at_ids.front(), after = at_ids.back() + 1;
+  at::Tensor features = image_features.to(text.device(), text.scalar_type());
+  out.embeddings = at::cat({text.narrow(0, 0, first), features, text.narrow(0, after, text.size(0) - after)}, 0);
+  for (int64_t p = 0; p < n; ++p) out.image_positions.push_back(first + p);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<VisionLanguageModel> load_llava(const std::string& model_dir, at::ScalarType dtype, at::Device device) {
+  LlavaConfig config = load_llava_config(model_dir);
+  WeightStore store = WeightStore::open(model_dir);
+  return std::make_unique<LlavaModel>(config, std::move(store), dtype, device);
+}
+
+}  // namespace lvlm::llava

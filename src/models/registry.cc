@@ -1,0 +1,76 @@
+// Model families by config.json `architectures[0]`. A new family is a folder under src/models/
+// and one line in kFamilies.
+#include <ATen/Parallel.h>
+
+#include <thread>
+
+#include "layers.h"
+#include "lvlm_probe/common.h"
+#include "llava/llava.h"
+#include "lvlm_probe/model_config.h"
+#include "lvlm_probe/models.h"
+
+extern "C" {
+// OpenBLAS's own pool; weak so that builds against another BLAS still link.
+void openblas_set_num_threads(int) __attribute__((weak));
+}
+
+namespace lvlm {
+namespace {
+
+using Loader = std::unique_ptr<VisionLanguageModel> (*)(const std::string&, at::ScalarType, at::Device);
+
+struct Family {
+  const char* architecture;
+  Loader load;
+};
+
+constexpr Family kFamilies[] = {
+    {"LlavaForConditionalGeneration", &llava::load_llava},
+};
+
+}  // namespace
+
+std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, const DeviceOptions& options) {
+  // Validate options before touching the disk: a usage error should not wait for a 14 GB load.
+  at::Device device = parse_device(options.device);
+  at::ScalarType dtype = parse_compute_dtype(options.dtype, device.is_cuda());
+  configure_threads(options.threads);
+  if (!is_directory(model_dir))
+    throw InputError(model_dir, file_exists(model_dir) ? "is not a directory (expected a model directory)"
+                                                       : "model directory does not exist");
+  const std::string config = join_path(model_dir, "config.json");
+  if (!file_exists(config)) throw InputError(config, "missing (not a Hugging Face model directory?)");
+  const std::string arch = read_architecture(model_dir);
+  std::string known;
+  for (const auto& f : kFamilies) {
+    if (arch == f.architecture) return f.load(model_dir, dtype, device);
+    known += (known.empty() ? "" : ", ") + std::string(f.architecture);
+  }
+  throw InputError(config, "architecture '" + (arch.empty() ? std::string("(none)") : arch) +
+                               "' is not supported (supported: " + known + ")");
+}
+
+void configure_threads(int threads) {
+  if (threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");
+  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
+  at::set_num_threads(n);
+  if (openblas_set_num_threads) openblas_set_num_threads(n);
+}
+
+std::string resid_tap_name(int layer) {
+  return layer == 0 ? "blocks.0.hook_resid_pre" : "blocks." + std::to_string(layer - 1) + ".hook_resid_post";
+}
+
+int layer_of_resid_tap(const std::string& name) {
+  if (name == "blocks.0.hook_resid_pre") return 0;
+  const std::string head = "blocks.", tail = ".hook_resid_post";
+  if (name.size() <= head.size() + tail.size() || name.rfind(head, 0) != 0 ||
+      name.compare(name.size() - tail.size(), tail.size(), tail) != 0)
+    return -1;
+  const std::string digits = name.substr(head.size(), name.size() - head.size() - tail.size());
+  if (digits.empty() || digits.size() > 6 || digits.find_first_not_of("0123456789") != std::string::npos) return -1;
+  return std::stoi(digits) + 1;
+}
+
+}  // namespace lvlm
