@@ -1,0 +1,112 @@
+// Analysis of what the lens measured. Torch-free: plain numbers in, plain numbers out; the report
+// module turns them into JSON. One section per analysis:
+// - per-model stage configs (configs/<model>.json) for `--stages fixed`;
+// - stage boundaries (critical and mutation layer) from the adjacent-layer divergences, per token
+//   and over all tokens; the algorithm is in docs/stages.md.
+// Further analyses (aggregation over tokens and runs, regression checks) get sections of their own.
+//
+// Layers follow SPEC §2: layer 0 is the embedding output, layers 1..L the decoder blocks'
+// outputs. A divergence matrix is tokens x L: row t, column l-1 holds d_l = JS(P_{l-1}, P_l).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lvlm {
+
+// ---------------------------------------------------------------------------------------------
+// Per-model stage defaults (configs/<model>.json) for `--stages fixed`.
+
+inline constexpr const char* kStageConfigSchema = "lvlm-probe/stage-config/1";
+
+struct StageConfig {
+  std::string path;          // the file it was read from, for messages
+  std::string model;         // e.g. "llava-1.5-7b"
+  std::string family;        // ModelInfo::family it applies to, e.g. "llava"
+  int num_layers = 0;        // L of the model the values were measured on
+  int hidden_size = 0;       // with family and num_layers, identifies the model
+  int critical_layer = 0;    // 1..L-1
+  int window_first = 0;      // mutation window [first, last], critical_layer < first <= last <= L
+  int window_last = 0;
+  bool estimate = false;     // true: not a published value (see `source`)
+  std::string source;        // where the numbers come from
+};
+
+// Reads and checks one file; InputError "<path>: ..." naming the key on any problem.
+StageConfig load_stage_config(const std::string& path);
+
+// The config in `dir` (every *.json, read in name order) whose family, num_layers and hidden_size
+// match the model; nullopt when none does. InputError when a file is broken or two files match.
+std::optional<StageConfig> find_stage_config(const std::string& dir, const std::string& family, int num_layers,
+                                             int hidden_size);
+
+// ---------------------------------------------------------------------------------------------
+// Stage boundaries (SPEC §2 "Stage boundaries").
+
+struct StageOptions {
+  // automatic: the critical layer is fitted to the data. fixed: it is given (the authors' setup:
+  // 18 for LLaVA-1.5-7B) and only the mutation layer is searched.
+  enum class Method { automatic, fixed };
+  Method method = Method::automatic;
+  // fixed only. 0 = take it from `config`.
+  int critical_layer = 0;
+  // fixed only: the mutation layer is the argmax of d over [window_first, window_last].
+  // 0 = default: (c, L], or the config's window when c comes from the config.
+  int window_first = 0, window_last = 0;
+  // fixed only: the model's defaults; must have been made for the same number of layers.
+  std::optional<StageConfig> config;
+};
+
+const char* stage_method_name(StageOptions::Method method);  // "auto" | "fixed"
+StageOptions::Method parse_stage_method(const std::string& name);  // UsageError naming --stages
+
+// The CLI's --stages, --critical-layer and --stage-config as options; loads the config file.
+// UsageError for flags that do not go together (e.g. --critical-layer with --stages auto).
+// With fixed and neither a layer nor a file, `config` stays empty: the caller, who knows the
+// model, fills it from find_stage_config() (detect_stages refuses otherwise).
+StageOptions stage_options_from_flags(const std::string& method, int critical_layer, const std::string& config_path);
+
+struct TokenStages {
+  int critical_layer = 0;  // c_t: the fit on this token's own curve (fixed: the given c)
+  int mutation_layer = 0;  // m_t: argmax of this token's d over the window (the authors' rule)
+  double confidence = 0;   // as StageResult::confidence, on this token's curve
+};
+
+// A stage's layers [first_layer, last_layer]. Only stabilization can be empty (m = c + 1); it is
+// then [c+1, c], i.e. last_layer = first_layer - 1 and size() == 0.
+struct StageSegment {
+  std::string name;  // "rapid_evolution" | "stabilization" | "mutation"
+  int first_layer = 0, last_layer = 0;
+  int size() const { return last_layer >= first_layer ? last_layer - first_layer + 1 : 0; }
+};
+
+struct StageResult {
+  std::string method;         // "auto" | "fixed"
+  int num_layers = 0;         // L
+  int critical_layer = 0;     // c, on the aggregate curve: last layer of rapid evolution
+  int mutation_layer = 0;     // m: argmax of the aggregate curve over the window
+  // How clearly the aggregate curve shows a boundary at c, in [0, 1] (docs/stages.md):
+  // 1 - (residual variance per degree of freedom of the fit) / (the same with rapid evolution and
+  // stabilization merged into one sloped piece, i.e. no critical layer). Structureless noise
+  // gives about 0.1 (rarely above 0.4); a clear plateau 0.7-1. 0 when stabilization is empty or
+  // fewer than 4-5 layers precede m (tiny models).
+  double confidence = 0;
+  int window_first = 0, window_last = 0;  // where m was searched; auto: (c, L]
+  int critical_layer_mode = 0;            // most frequent c_t (smallest on ties)
+  int mutation_layer_mode = 0;            // most frequent m_t (smallest on ties)
+  std::string config;                     // fixed: the file c came from, "" otherwise
+  std::vector<StageSegment> segments;     // always three, in layer order
+  std::vector<TokenStages> per_token;     // one per row of the input
+  std::vector<double> aggregate_curve;    // per-layer median of d over tokens, L values (layer 1..L)
+};
+
+// `divergences`: tokens x L, every value finite and >= 0 (InputError otherwise, naming the token
+// and layer); tokens may come from several images. UsageError for options that do not fit L.
+// Deterministic; multiplying all values by a positive constant changes no layer.
+StageResult detect_stages(const std::vector<std::vector<double>>& divergences, const StageOptions& options);
+
+// "embedding" for layer 0, else the name of the segment holding `layer`. UsageError outside 0..L.
+std::string stage_of_layer(const StageResult& result, int layer);
+
+}  // namespace lvlm
