@@ -1,0 +1,108 @@
+// preprocessor_config.json -> ClipPreprocessConfig, with CLIPImageProcessor.__init__'s defaults
+// for omitted or null keys and get_size_dict's readings of `size` and `crop_size` (an int, a
+// [height, width] list, or a dict with one of its valid key sets).
+#include "lvlm_probe/image.h"
+#include "lvlm_probe/json.h"
+
+namespace lvlm {
+namespace {
+
+int positive_int(const Json& v, const std::string& key, const std::string& origin) {
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 20))
+    throw InputError(origin, "key '" + key + "': expected a positive integer (pixels), found " + v.dump());
+  return static_cast<int>(v.get<int64_t>());
+}
+
+// get_size_dict: int -> square (crop) or shortest edge (size); [h, w] -> height/width.
+struct SizeDict {
+  int shortest_edge = 0, height = 0, width = 0;
+};
+
+SizeDict read_size(const Json& v, const std::string& key, bool default_to_square, const std::string& origin) {
+  SizeDict s;
+  if (v.is_number()) {
+    int n = positive_int(v, key, origin);
+    if (default_to_square) s.height = s.width = n;
+    else s.shortest_edge = n;
+  } else if (v.is_array() && v.size() == 2) {
+    s.height = positive_int(v[0], key + "[0]", origin);
+    s.width = positive_int(v[1], key + "[1]", origin);
+  } else if (v.is_object()) {
+    bool hw = v.contains("height") && v.contains("width") && v.size() == 2;
+    bool se = v.contains("shortest_edge") && (v.size() == 1 || (v.size() == 2 && v.contains("longest_edge")));
+    if (!hw && !se && !(v.size() == 1 && v.contains("longest_edge")))
+      throw InputError(origin, "key '" + key + "': expected {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " + v.dump());
+    if (hw) s.height = positive_int(v["height"], key + ".height", origin), s.width = positive_int(v["width"], key + ".width", origin);
+    if (se) s.shortest_edge = positive_int(v["shortest_edge"], key + ".shortest_edge", origin);
+  } else {
+    throw InputError(origin, "key '" + key + "': expected an integer, [height, width] or a size object, found " + v.dump());
+  }
+  return s;
+}
+
+std::array<double, 3> read_triple(const Json& j, const char* key, const std::array<double, 3>& fallback, const std::string& origin) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  if (it->is_number()) return {it->get<double>(), it->get<double>(), it->get<double>()};
+  if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() || !(*it)[2].is_number())
+    throw InputError(origin, std::string("key '") + key + "': expected 3 numbers (one per RGB channel), found " + it->dump());
+  return {(*it)[0].get<double>(), (*it)[1].get<double>(), (*it)[2].get<double>()};
+}
+
+ResampleFilter read_resample(const Json& j, const std::string& origin) {
+  int r = json_get<int>(j, "resample", 3, origin);
+  switch (r) {
+    case 1: return ResampleFilter::lanczos;
+    case 2: return ResampleFilter::bilinear;
+    case 3: return ResampleFilter::bicubic;
+    case 4: return ResampleFilter::box;
+    case 5: return ResampleFilter::hamming;
+    default:
+      throw InputError(origin, "key 'resample': " + std::to_string(r) +
+                                   " is not supported (expected PIL's 3 = BICUBIC, or 1, 2, 4, 5; 0 = NEAREST is not implemented)");
+  }
+}
+
+}  // namespace
+
+ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std::string& origin) {
+  Json j = parse_json(text, origin);
+  if (!j.is_object()) throw InputError(origin, "expected a JSON object (preprocessor_config.json)");
+  for (const char* key : {"image_processor_type", "feature_extractor_type"}) {
+    std::string type = json_get<std::string>(j, key, "", origin);
+    if (!type.empty() && type != "CLIPImageProcessor" && type != "CLIPFeatureExtractor")
+      throw InputError(origin, std::string("key '") + key + "': '" + type +
+                                   "' is not supported (expected CLIPImageProcessor, as LLaVA-1.5 uses)");
+  }
+  ClipPreprocessConfig c;
+  c.do_resize = json_get<bool>(j, "do_resize", c.do_resize, origin);
+  if (j.contains("size") && !j["size"].is_null()) {
+    SizeDict s = read_size(j["size"], "size", /*default_to_square=*/false, origin);
+    c.shortest_edge = s.shortest_edge, c.resize_height = s.height, c.resize_width = s.width;
+    if (j.contains("use_square_size") && s.shortest_edge > 0)  // KOSMOS-2 compatibility branch
+      c.resize_height = c.resize_width = s.shortest_edge, c.shortest_edge = 0;
+    if (c.shortest_edge == 0 && c.resize_height == 0)
+      throw InputError(origin, "key 'size': {\"longest_edge\"} alone is not supported by CLIPImageProcessor");
+  }
+  c.resample = read_resample(j, origin);
+  c.do_center_crop = json_get<bool>(j, "do_center_crop", c.do_center_crop, origin);
+  if (j.contains("crop_size") && !j["crop_size"].is_null()) {
+    SizeDict s = read_size(j["crop_size"], "crop_size", /*default_to_square=*/true, origin);
+    if (s.height == 0) throw InputError(origin, "key 'crop_size': expected {\"height\": H, \"width\": W} or an integer");
+    c.crop_height = s.height, c.crop_width = s.width;
+  }
+  c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
+  c.rescale_factor = json_get<double>(j, "rescale_factor", c.rescale_factor, origin);
+  c.do_normalize = json_get<bool>(j, "do_normalize", c.do_normalize, origin);
+  c.image_mean = read_triple(j, "image_mean", c.image_mean, origin);
+  c.image_std = read_triple(j, "image_std", c.image_std, origin);
+  for (double s : c.image_std)
+    if (c.do_normalize && s == 0.0) throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+  return c;
+}
+
+ClipPreprocessConfig load_preprocessor_config(const std::string& path) {
+  return parse_preprocessor_config(read_file(path), path);
+}
+
+}  // namespace lvlm
