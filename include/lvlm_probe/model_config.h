@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "lvlm_probe/json.h"
+
 namespace lvlm {
 
 // transformers LlamaConfig (4.40) and the keys LLaVA's language models use.
@@ -67,10 +69,42 @@ struct LlavaConfig {
   int vision_hidden_state_index() const;
 };
 
+// --- Devices and dtypes ----------------------------------------------------------------------
+struct DeviceOptions {
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  std::string dtype = "auto";   // auto | f32 | bf16 | f16 (auto: bf16 on CUDA, f32 on CPU)
+  int threads = 0;              // CPU threads; 0 = all cores
+};
+
+struct ModelInfo {
+  std::string family;         // "llava"
+  std::string architecture;   // config.json architectures[0]
+  std::string path;
+  int num_layers = 0;         // L, decoder blocks
+  int hidden_size = 0;
+  int vocab_size = 0;
+  int max_positions = 0;
+  int image_token_index = -1;
+  int num_image_features = 0;
+  int image_size = 0;         // pixel input height = width
+  std::vector<int> eos_token_ids;
+  std::string weights_dtype;  // on disk, e.g. "F32" or "BF16" (mixed: "F32+BF16")
+  std::string compute_dtype;  // "f32" | "bf16" | "f16"
+  std::string device;         // "cpu", "cuda:0"
+};
+
 // Reads <model_dir>/config.json (and generation_config.json when present). InputError naming the
 // file and key for malformed, inconsistent or unsupported configurations.
 LlavaConfig load_llava_config(const std::string& model_dir);
 LlavaConfig parse_llava_config(const std::string& json_text, const std::string& origin);
+
+// `inspect`: geometry, dtypes on disk, parameter count and the memory a probe needs, read from
+// config.json and the safetensors headers without loading any weight.
+struct ModelDescription {
+  OrderedJson json;
+  std::string text;  // the same as an aligned table for people
+};
+ModelDescription describe_model(const std::string& model_dir);
 
 // `architectures[0]` of config.json, or "" when absent. Used by the model registry.
 std::string read_architecture(const std::string& model_dir);

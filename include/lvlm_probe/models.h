@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lvlm_probe/checkpoint.h"
+#include "lvlm_probe/model_config.h"
 
 namespace lvlm {
 
@@ -33,30 +34,6 @@ class HiddenStateObserver {
   // Called by greedy decoding once the token of `step` is chosen (after the forward pass that
   // predicted it), so that per-token measurements can name the emitted token.
   virtual void on_token(int step, int token_id) { (void)step, (void)token_id; }
-};
-
-// --- Devices and dtypes ----------------------------------------------------------------------
-struct DeviceOptions {
-  std::string device = "auto";  // auto | cpu | cuda | cuda:N
-  std::string dtype = "auto";   // auto | f32 | bf16 | f16 (auto: bf16 on CUDA, f32 on CPU)
-  int threads = 0;              // CPU threads; 0 = all cores
-};
-
-struct ModelInfo {
-  std::string family;         // "llava"
-  std::string architecture;   // config.json architectures[0]
-  std::string path;
-  int num_layers = 0;         // L, decoder blocks
-  int hidden_size = 0;
-  int vocab_size = 0;
-  int max_positions = 0;
-  int image_token_index = -1;
-  int num_image_features = 0;
-  int image_size = 0;         // pixel input height = width
-  std::vector<int> eos_token_ids;
-  std::string weights_dtype;  // on disk, e.g. "F32" or "BF16" (mixed: "F32+BF16")
-  std::string compute_dtype;  // "f32" | "bf16" | "f16"
-  std::string device;         // "cpu", "cuda:0"
 };
 
 // Per-sequence key/value cache, preallocated for `capacity` positions.

@@ -117,7 +117,12 @@ std::vector<TensorEntry> parse_safetensors_header(std::string_view header, uint6
   JsonLimits limits;
   limits.max_bytes = kMaxHeaderBytes;
   limits.max_depth = 8;  // {name: {"shape": [..]}} needs 3; metadata values are strings
-  Json j = parse_json(header, path + " (safetensors header)", limits);
+  Json j;
+  try {
+    j = parse_json(header, path, limits);
+  } catch (const InputError& e) {
+    throw InputError(path, "safetensors header: " + std::string(e.what()).substr(path.size() + 2));
+  }
   if (!j.is_object()) throw InputError(path, "safetensors header is not a JSON object");
   std::vector<TensorEntry> entries;
   for (auto it = j.begin(); it != j.end(); ++it) {

@@ -1,0 +1,93 @@
+// One probe: image + prompt in, the generated answer and per-layer measurements of every
+// generated token out. A ProbeSession loads the model once and probes any number of inputs
+// (the batch command reuses it). Torch-free interface; the implementation links libtorch.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lvlm_probe/analysis.h"
+#include "lvlm_probe/model_config.h"
+#include "lvlm_probe/trace.h"
+
+namespace lvlm {
+
+struct ProbeRequest {
+  std::string image;                  // path to the image file ("" only with --input-ids and no image token)
+  std::string prompt;                 // the question, put into `template_name`
+  std::vector<int> input_ids;         // explicit ids instead of a prompt (non-empty wins)
+  std::string template_name = "llava_v1";
+  bool pad_square = false;            // the original LLaVA repo's expand2square
+  int max_new_tokens = 32;
+  bool stop_at_eos = true;
+  LensMode lens = LensMode::norm;
+  Divergence divergence = Divergence::jsd;
+  int top_k = 5;
+  StageOptions stages;
+  std::string stage_configs_dir;      // where --stages fixed looks for the model's file (configs/)
+  std::vector<int> skip_layers;       // 1-based layers replaced by identity in a second run
+  bool skip_stabilization = false;    // skip (c, m) found on the full run
+  std::string dump_features;          // safetensors path for the hidden-state vectors, "" = none
+};
+
+// A second, skipped run compared with the full one (the paper's Section 4.2).
+struct SkipComparison {
+  std::string mode;                   // "layers" (--skip-layers) | "stabilization"
+  std::vector<int> layers;            // skipped layers, 1-based
+  std::vector<int> token_ids;
+  std::string text, stop_reason;
+  int matching_prefix = 0;            // leading tokens equal to the full run's
+  double position_agreement = 0;      // equal tokens at equal steps / longer length
+  double token_overlap = 0;           // bag-of-tokens F1 between the two outputs
+  bool identical = false;
+};
+
+struct ProbeTiming {
+  double load = 0, vision = 0, prefill = 0, decode = 0, lens = 0, total = 0;  // seconds
+};
+
+struct ProbeResult {
+  ModelInfo model;
+  ProbeRequest request;
+  std::string image_sha256;           // of the image file's bytes
+  std::string prompt_text;            // after the template ("" with --input-ids)
+  std::vector<int> prompt_ids;
+  std::vector<int64_t> image_positions;
+  int64_t sequence_length = 0;        // positions after image expansion
+  std::vector<int> token_ids;
+  std::string text;
+  std::string stop_reason;
+  std::vector<TokenTrace> tokens;
+  std::vector<std::string> token_texts;             // per generated token
+  std::vector<std::pair<int, std::string>> pieces;  // text of every id in any top-k list
+  StageResult stages;
+  std::optional<SkipComparison> skip;
+  ProbeTiming timing;
+};
+
+struct SessionOptions {
+  std::string model_dir;
+  DeviceOptions device;
+};
+
+class ProbeSession {
+ public:
+  explicit ProbeSession(const SessionOptions& options);  // loads model, tokenizer, preprocessor
+  ~ProbeSession();
+  ProbeSession(const ProbeSession&) = delete;
+  ProbeSession& operator=(const ProbeSession&) = delete;
+
+  const ModelInfo& model() const;
+  ProbeResult run(const ProbeRequest& request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Compares a skipped run's tokens with the full run's.
+SkipComparison compare_outputs(const std::vector<int>& full, const std::vector<int>& skipped);
+
+}  // namespace lvlm

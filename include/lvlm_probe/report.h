@@ -1,0 +1,38 @@
+// The JSON report (schema "lvlm-probe/report/1", documented in docs/report-schema.md): built
+// from a ProbeResult, written atomically, read back with validation by `check`, `aggregate` and
+// `render`, and compared for regressions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lvlm_probe/json.h"
+#include "lvlm_probe/probe.h"
+
+namespace lvlm {
+
+inline constexpr const char* kReportSchema = "lvlm-probe/report/1";
+
+OrderedJson build_report(const ProbeResult& result);
+// Atomic (temp file + rename); "-" writes to stdout.
+void write_report(const std::string& path, const OrderedJson& report);
+
+// Reads a report and checks the parts other commands rely on: schema version, model.num_layers,
+// output.token_ids, stages, and per-token arrays of length num_layers + 1. InputError naming the
+// file and the offending key otherwise.
+Json read_report(const std::string& path);
+void validate_report(const Json& report, const std::string& origin);
+
+// `check`: did the stage boundaries or the output move between a baseline and a candidate?
+struct CheckFinding {
+  std::string what;    // "critical_layer", "mutation_layer", "output tokens", "num_layers"
+  std::string detail;  // "moved from 18 to 21 (by 3 > tolerance 1)"
+};
+struct CheckOutcome {
+  bool regression = false;
+  std::vector<CheckFinding> findings;  // regressions; empty when all is within tolerance
+  std::vector<std::string> notes;      // what was compared, for the log
+};
+CheckOutcome check_reports(const Json& baseline, const Json& candidate, int tolerance);
+
+}  // namespace lvlm

@@ -1,0 +1,28 @@
+#include "features.h"
+
+#include "lvlm_probe/checkpoint.h"
+#include "lvlm_probe/json.h"
+
+namespace lvlm {
+
+void write_features(const std::string& path, const ProbeResult& result, const std::vector<at::Tensor>& hidden) {
+  std::vector<at::Tensor> contiguous;
+  std::vector<TensorToWrite> tensors;
+  Json steps = Json::array();
+  for (size_t i = 0; i < hidden.size(); ++i) {
+    contiguous.push_back(hidden[i].to(at::kFloat).contiguous());
+    const at::Tensor& t = contiguous.back();
+    tensors.push_back({"token." + std::to_string(i), DType::F32, {t.size(0), t.size(1)},
+                       std::string_view(static_cast<const char*>(t.data_ptr()), t.nbytes())});
+    steps.push_back({{"step", i}, {"token_id", result.tokens[i].token_id}, {"position", result.tokens[i].position}});
+  }
+  std::map<std::string, std::string> metadata = {
+      {"format", "lvlm-probe/features/1"},
+      {"rows", "layer 0 (embeddings, blocks.0.hook_resid_pre) .. layer L (blocks.{L-1}.hook_resid_post)"},
+      {"tokens", steps.dump()},
+      {"image_sha256", result.image_sha256},
+  };
+  write_safetensors(path, tensors, metadata);
+}
+
+}  // namespace lvlm

@@ -1,0 +1,194 @@
+// The probe pipeline: image -> pixels, prompt -> ids, greedy decoding with the logit lens
+// watching every layer, stage boundaries from the divergences, and an optional skipped run.
+#include "lvlm_probe/probe.h"
+
+#include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "lvlm_probe/common.h"
+#include "lvlm_probe/image.h"
+#include "lvlm_probe/lens.h"
+#include "lvlm_probe/models.h"
+#include "lvlm_probe/text.h"
+#include "features.h"
+
+namespace lvlm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::optional<Tokenizer> load_tokenizer(const std::string& dir) {
+  if (!file_exists(join_path(dir, "tokenizer.model"))) return std::nullopt;
+  return Tokenizer::load(dir);
+}
+
+// transformers' CLIPImageProcessor settings; a checkpoint without preprocessor_config.json gets
+// CLIP's processing at the vision tower's own resolution.
+ClipPreprocessConfig load_preprocessing(const std::string& dir, const ModelInfo& info) {
+  const std::string path = join_path(dir, "preprocessor_config.json");
+  ClipPreprocessConfig c;
+  if (file_exists(path)) {
+    c = load_preprocessor_config(path);
+  } else {
+    spdlog::warn("{}: missing; using CLIP preprocessing at {} px", path, info.image_size);
+    c.shortest_edge = c.crop_height = c.crop_width = info.image_size;
+  }
+  if (c.crop_height != info.image_size || c.crop_width != info.image_size || !c.do_center_crop)
+    throw InputError(path, "crop size " + std::to_string(c.crop_height) + "x" + std::to_string(c.crop_width) +
+                               " does not match the vision tower's image_size " + std::to_string(info.image_size));
+  return c;
+}
+
+std::vector<std::vector<double>> divergences_of(const std::vector<TokenTrace>& tokens) {
+  std::vector<std::vector<double>> d;
+  for (const auto& t : tokens) d.emplace_back(t.d_prev.begin() + 1, t.d_prev.end());
+  return d;
+}
+
+// --stages fixed without a layer or a file: the model's own file from configs/.
+StageOptions resolve_stage_options(const ProbeRequest& r, const ModelInfo& info) {
+  StageOptions o = r.stages;
+  if (o.method != StageOptions::Method::fixed || o.critical_layer > 0 || o.config) return o;
+  o.config = find_stage_config(r.stage_configs_dir, info.family, info.num_layers, info.hidden_size);
+  if (!o.config)
+    throw UsageError("--stages fixed: give --critical-layer or --stage-config; no file in " + r.stage_configs_dir +
+                     " is for a " + info.family + " model with " + std::to_string(info.num_layers) +
+                     " layers and hidden size " + std::to_string(info.hidden_size));
+  return o;
+}
+
+}  // namespace
+
+struct ProbeSession::Impl {
+  SessionOptions options;
+  std::unique_ptr<VisionLanguageModel> model;
+  std::optional<Tokenizer> tokenizer;
+  ClipPreprocessConfig preprocess;
+  double load_seconds = 0;
+
+  std::vector<int> prompt_ids(const ProbeRequest& r, std::string* prompt_text) const;
+  at::Tensor pixels(const ProbeRequest& r, std::string* sha256) const;
+  std::string decode(const std::vector<int>& ids) const { return tokenizer ? tokenizer->decode(ids) : ""; }
+  std::string token_text(int id) const { return tokenizer ? tokenizer->token_text(id) : ""; }
+};
+
+std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, std::string* prompt_text) const {
+  if (!r.input_ids.empty()) return r.input_ids;
+  if (!tokenizer)
+    throw InputError(join_path(options.model_dir, "tokenizer.model"), "missing; give --input-ids instead of --prompt");
+  const PromptTemplate t = parse_template(r.template_name);
+  *prompt_text = apply_template(t, r.prompt);
+  return build_prompt_ids(*tokenizer, t, r.prompt, model->info().image_token_index);
+}
+
+at::Tensor ProbeSession::Impl::pixels(const ProbeRequest& r, std::string* sha256) const {
+  if (r.image.empty()) return {};
+  const std::string bytes = read_file(r.image);
+  *sha256 = sha256_hex(bytes);
+  PreprocessResult p = preprocess_clip(decode_image_bytes(bytes, r.image), preprocess, r.pad_square);
+  return at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
+}
+
+ProbeSession::ProbeSession(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
+  auto t0 = Clock::now();
+  impl_->options = options;
+  impl_->model = load_model(options.model_dir, options.device);
+  impl_->tokenizer = load_tokenizer(options.model_dir);
+  impl_->preprocess = load_preprocessing(options.model_dir, impl_->model->info());
+  impl_->load_seconds = seconds_since(t0);
+}
+
+ProbeSession::~ProbeSession() = default;
+
+const ModelInfo& ProbeSession::model() const { return impl_->model->info(); }
+
+ProbeResult ProbeSession::run(const ProbeRequest& request) {
+  auto t0 = Clock::now();
+  Impl& s = *impl_;
+  ProbeResult r;
+  r.model = s.model->info();
+  r.request = request;
+  r.request.stages = resolve_stage_options(request, r.model);
+  r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
+  at::Tensor pixels = s.pixels(request, &r.image_sha256);
+
+  LensOptions lens_options;
+  lens_options.mode = request.lens;
+  lens_options.divergence = request.divergence;
+  lens_options.top_k = request.top_k;
+  lens_options.keep_hidden = !request.dump_features.empty();
+  LogitLens lens(*s.model, lens_options);
+  GenerateOptions gen;
+  gen.max_new_tokens = request.max_new_tokens;
+  gen.stop_at_eos = request.stop_at_eos;
+  gen.observer = &lens;
+  GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
+
+  r.image_positions = out.image_positions;
+  r.sequence_length = out.prompt_length;
+  r.token_ids = out.token_ids;
+  r.stop_reason = out.stop_reason;
+  r.text = s.decode(out.token_ids);
+  r.tokens = lens.traces();
+  std::set<int> ids;
+  for (const auto& t : r.tokens) {
+    r.token_texts.push_back(s.token_text(t.token_id));
+    for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
+  }
+  for (int id : ids) r.pieces.emplace_back(id, s.token_text(id));
+  r.stages = detect_stages(divergences_of(r.tokens), r.request.stages);
+  if (!request.dump_features.empty()) write_features(request.dump_features, r, lens.hidden());
+
+  r.timing.load = s.load_seconds;
+  r.timing.vision = out.vision_seconds;
+  r.timing.prefill = out.prefill_seconds;
+  r.timing.decode = out.decode_seconds;
+  r.timing.lens = lens.seconds();
+
+  if (request.skip_stabilization || !request.skip_layers.empty()) {
+    SkipComparison cmp;
+    std::vector<int> layers = request.skip_layers;
+    if (request.skip_stabilization)
+      for (int l = r.stages.critical_layer + 1; l < r.stages.mutation_layer; ++l) layers.push_back(l);
+    GenerateOptions skipped = gen;
+    skipped.observer = nullptr;
+    skipped.skip_layers = layers;
+    GenerateResult sk = generate_greedy(*s.model, r.prompt_ids, pixels, skipped);
+    cmp = compare_outputs(r.token_ids, sk.token_ids);
+    cmp.mode = request.skip_stabilization ? "stabilization" : "layers";
+    cmp.layers = layers;
+    cmp.token_ids = sk.token_ids;
+    cmp.text = s.decode(sk.token_ids);
+    cmp.stop_reason = sk.stop_reason;
+    r.skip = cmp;
+  }
+  r.timing.total = s.load_seconds + seconds_since(t0);
+  s.load_seconds = 0;  // loading is charged to the first probe of a session only
+  return r;
+}
+
+SkipComparison compare_outputs(const std::vector<int>& full, const std::vector<int>& skipped) {
+  SkipComparison c;
+  const size_t n = std::min(full.size(), skipped.size()), longest = std::max(full.size(), skipped.size());
+  while (c.matching_prefix < static_cast<int>(n) && full[c.matching_prefix] == skipped[c.matching_prefix])
+    ++c.matching_prefix;
+  size_t same = 0;
+  for (size_t i = 0; i < n; ++i) same += full[i] == skipped[i];
+  c.position_agreement = longest ? double(same) / double(longest) : 1.0;
+  std::map<int, int> bag;
+  for (int t : full) ++bag[t];
+  size_t common = 0;
+  for (int t : skipped)
+    if (bag[t]-- > 0) ++common;
+  c.token_overlap = full.size() + skipped.size() ? 2.0 * double(common) / double(full.size() + skipped.size()) : 1.0;
+  c.identical = full == skipped;
+  return c;
+}
+
+}  // namespace lvlm

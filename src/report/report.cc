@@ -1,0 +1,217 @@
+// ProbeResult -> the report JSON of SPEC §5. Key order is fixed (ordered_json) so that reports
+// diff cleanly; NaN (e.g. d_prev at layer 0) is written as null.
+#include "lvlm_probe/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "lvlm_probe/version.h"
+
+namespace lvlm {
+namespace {
+
+OrderedJson numbers(const std::vector<double>& v) {
+  OrderedJson a = OrderedJson::array();
+  for (double x : v) a.push_back(std::isfinite(x) ? OrderedJson(x) : OrderedJson(nullptr));
+  return a;
+}
+
+struct Summary {
+  double mean = 0, median = 0, q1 = 0, q3 = 0, min = 0, max = 0;
+  size_t count = 0;  // finite values summarised
+};
+
+// Linear-interpolated quantile of sorted values (numpy's default).
+double quantile(const std::vector<double>& sorted, double q) {
+  const double pos = q * static_cast<double>(sorted.size() - 1);
+  const size_t lo = static_cast<size_t>(pos);
+  const size_t hi = std::min(lo + 1, sorted.size() - 1);
+  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
+}
+
+Summary summarize(std::vector<double> values) {
+  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
+  Summary s;
+  s.count = values.size();
+  if (values.empty()) return s;
+  std::sort(values.begin(), values.end());
+  double sum = 0;
+  for (double v : values) sum += v;
+  s.mean = sum / static_cast<double>(values.size());
+  s.median = quantile(values, 0.5);
+  s.q1 = quantile(values, 0.25);
+  s.q3 = quantile(values, 0.75);
+  s.min = values.front();
+  s.max = values.back();
+  return s;
+}
+
+OrderedJson summary_json(const Summary& s) {
+  if (s.count == 0) return nullptr;
+  return {{"mean", s.mean}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"min", s.min}, {"max", s.max}};
+}
+
+OrderedJson stage_options_json(const StageOptions& o) {
+  OrderedJson j;
+  j["method"] = stage_method_name(o.method);
+  j["critical_layer"] = o.critical_layer ? OrderedJson(o.critical_layer) : OrderedJson(nullptr);
+  j["window"] = o.window_first ? OrderedJson({o.window_first, o.window_last}) : OrderedJson(nullptr);
+  j["config"] = o.config ? OrderedJson(o.config->path) : OrderedJson(nullptr);
+  return j;
+}
+
+OrderedJson stages_json(const StageResult& s) {
+  OrderedJson segments = OrderedJson::array();
+  for (const auto& seg : s.segments)
+    segments.push_back({{"name", seg.name}, {"first_layer", seg.first_layer}, {"last_layer", seg.last_layer}});
+  OrderedJson j;
+  j["method"] = s.method;
+  j["critical_layer"] = s.critical_layer;
+  j["mutation_layer"] = s.mutation_layer;
+  j["confidence"] = s.confidence;
+  j["mutation_window"] = {s.window_first, s.window_last};
+  j["critical_layer_mode"] = s.critical_layer_mode;
+  j["mutation_layer_mode"] = s.mutation_layer_mode;
+  j["config"] = s.config.empty() ? OrderedJson(nullptr) : OrderedJson(s.config);
+  j["segments"] = segments;
+  j["aggregate_curve"] = numbers(s.aggregate_curve);
+  return j;
+}
+
+OrderedJson tool_json() {
+  return {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
+}
+
+OrderedJson model_json(const ModelInfo& m) {
+  return {{"path", m.path},
+          {"family", m.family},
+          {"architecture", m.architecture},
+          {"num_layers", m.num_layers},
+          {"hidden_size", m.hidden_size},
+          {"vocab_size", m.vocab_size},
+          {"weights_dtype", m.weights_dtype},
+          {"dtype", m.compute_dtype},
+          {"device", m.device}};
+}
+
+OrderedJson input_json(const ProbeResult& r) {
+  OrderedJson j;
+  j["image"] = r.request.image.empty() ? OrderedJson(nullptr) : OrderedJson(r.request.image);
+  j["image_sha256"] = r.image_sha256.empty() ? OrderedJson(nullptr) : OrderedJson(r.image_sha256);
+  j["prompt"] = r.request.input_ids.empty() ? OrderedJson(r.request.prompt) : OrderedJson(nullptr);
+  j["template"] = r.request.input_ids.empty() ? OrderedJson(r.request.template_name) : OrderedJson(nullptr);
+  j["prompt_text"] = r.prompt_text;
+  j["prompt_ids"] = r.prompt_ids;
+  j["image_token_positions"] = r.image_positions;
+  j["num_image_features"] = r.image_positions.size();
+  j["sequence_length"] = r.sequence_length;
+  return j;
+}
+
+OrderedJson settings_json(const ProbeRequest& q) {
+  OrderedJson j;
+  j["lens"] = lens_mode_name(q.lens);
+  j["divergence"] = divergence_name(q.divergence);
+  j["top_k"] = q.top_k;
+  j["max_new_tokens"] = q.max_new_tokens;
+  j["stop_at_eos"] = q.stop_at_eos;
+  j["pad_square"] = q.pad_square;
+  j["stages"] = stage_options_json(q.stages);
+  j["skip_layers"] = q.skip_layers;
+  j["skip_stabilization"] = q.skip_stabilization;
+  return j;
+}
+
+OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::map<int, std::string>& pieces,
+                       const TokenStages& stages) {
+  OrderedJson j;
+  j["step"] = t.step;
+  j["position"] = t.position;
+  j["id"] = t.token_id;
+  j["piece"] = text;
+  j["critical_layer"] = stages.critical_layer;
+  j["mutation_layer"] = stages.mutation_layer;
+  j["p_token"] = numbers(t.p_token);
+  j["rank"] = t.rank;
+  j["entropy"] = numbers(t.entropy);
+  j["d_prev"] = numbers(t.d_prev);
+  j["d_final"] = numbers(t.d_final);
+  j["h_norm"] = numbers(t.h_norm);
+  j["cos_prev"] = numbers(t.cos_prev);
+  j["cos_final"] = numbers(t.cos_final);
+  OrderedJson topk = OrderedJson::array();
+  for (size_t l = 0; l < t.topk_ids.size(); ++l) {
+    OrderedJson texts = OrderedJson::array();
+    for (int id : t.topk_ids[l]) texts.push_back(pieces.at(id));
+    topk.push_back({{"ids", t.topk_ids[l]}, {"pieces", texts}, {"probs", numbers(t.topk_probs[l])}});
+  }
+  j["topk"] = topk;
+  return j;
+}
+
+// The per-layer view: each metric summarised over the generated tokens.
+OrderedJson layers_json(const ProbeResult& r) {
+  using Field = std::vector<double> TokenTrace::*;
+  const std::pair<const char*, Field> fields[] = {
+      {"p_token", &TokenTrace::p_token}, {"entropy", &TokenTrace::entropy}, {"d_prev", &TokenTrace::d_prev},
+      {"d_final", &TokenTrace::d_final}, {"h_norm", &TokenTrace::h_norm},   {"cos_prev", &TokenTrace::cos_prev},
+      {"cos_final", &TokenTrace::cos_final}};
+  OrderedJson layers = OrderedJson::array();
+  for (int l = 0; l <= r.model.num_layers; ++l) {
+    OrderedJson j;
+    j["layer"] = l;
+    j["tap"] = l == 0 ? "blocks.0.hook_resid_pre" : "blocks." + std::to_string(l - 1) + ".hook_resid_post";
+    j["stage"] = stage_of_layer(r.stages, l);
+    for (const auto& [name, field] : fields) {
+      std::vector<double> values;
+      for (const auto& t : r.tokens) values.push_back((t.*field)[static_cast<size_t>(l)]);
+      j[name] = summary_json(summarize(values));
+    }
+    std::vector<double> ranks;
+    for (const auto& t : r.tokens) ranks.push_back(static_cast<double>(t.rank[static_cast<size_t>(l)]));
+    j["rank"] = summary_json(summarize(ranks));
+    layers.push_back(j);
+  }
+  return layers;
+}
+
+OrderedJson skip_json(const SkipComparison& s) {
+  return {{"mode", s.mode},
+          {"layers", s.layers},
+          {"token_ids", s.token_ids},
+          {"text", s.text},
+          {"stop_reason", s.stop_reason},
+          {"agreement",
+           {{"identical", s.identical},
+            {"matching_prefix", s.matching_prefix},
+            {"position_agreement", s.position_agreement},
+            {"token_overlap", s.token_overlap}}}};
+}
+
+}  // namespace
+
+OrderedJson build_report(const ProbeResult& r) {
+  OrderedJson j;
+  j["schema"] = kReportSchema;
+  j["tool"] = tool_json();
+  j["model"] = model_json(r.model);
+  j["input"] = input_json(r);
+  j["settings"] = settings_json(r.request);
+  j["output"] = {{"token_ids", r.token_ids}, {"text", r.text}, {"stop_reason", r.stop_reason}};
+  std::map<int, std::string> pieces(r.pieces.begin(), r.pieces.end());
+  OrderedJson tokens = OrderedJson::array();
+  for (size_t i = 0; i < r.tokens.size(); ++i)
+    tokens.push_back(token_json(r.tokens[i], r.token_texts[i], pieces, r.stages.per_token[i]));
+  j["tokens"] = tokens;
+  j["layers"] = layers_json(r);
+  j["stages"] = stages_json(r.stages);
+  j["skip"] = r.skip ? skip_json(*r.skip) : OrderedJson(nullptr);
+  j["timing"] = {{"load", r.timing.load},     {"vision", r.timing.vision}, {"prefill", r.timing.prefill},
+                 {"decode", r.timing.decode}, {"lens", r.timing.lens},     {"total", r.timing.total}};
+  return j;
+}
+
+void write_report(const std::string& path, const OrderedJson& report) { write_file_atomic(path, dump_json(report)); }
+
+}  // namespace lvlm

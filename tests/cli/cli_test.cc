@@ -1,0 +1,148 @@
+// The lvlm-probe binary as a user runs it: exit codes, one clear error line naming the file and
+// the problem, and no output file left behind when a command fails.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "lvlm_probe/checkpoint.h"
+#include "lvlm_probe/json.h"
+#include "test_util.h"
+
+namespace lvlm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A writable copy of the tiny fixture to break in various ways.
+std::string copy_model(const test::TempDir& dir) {
+  const std::string to = dir.file("model");
+  fs::copy(test::tiny_model(), to, fs::copy_options::recursive);
+  for (auto& e : fs::directory_iterator(to)) fs::permissions(e.path(), fs::perms::owner_write, fs::perm_options::add);
+  return to;
+}
+
+// Rewrites the safetensors header in place (same length) with `edit` applied to its text.
+void edit_header(const std::string& file, const std::string& from, const std::string& to) {
+  std::string bytes = read_file(file);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  std::string header = bytes.substr(8, n);
+  const size_t at = header.find(from);
+  ASSERT_NE(at, std::string::npos);
+  header.replace(at, from.size(), to);
+  header.resize(n, ' ');
+  bytes.replace(8, n, header);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+int error_lines(const std::string& err) {
+  std::istringstream in(err);
+  int n = 0;
+  for (std::string line; std::getline(in, line);) n += line.rfind("error: ", 0) == 0;
+  return n;
+}
+
+struct Expect {
+  int code;
+  std::string fragment;
+};
+
+void expect_failure(const test::CliResult& r, const Expect& e, const std::string& out_file) {
+  EXPECT_EQ(r.exit_code, e.code) << r.err;
+  EXPECT_NE(r.err.find(e.fragment), std::string::npos) << "stderr: " << r.err;
+  if (e.code == 3) EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
+  if (!out_file.empty()) EXPECT_FALSE(fs::exists(out_file)) << "a failed run left " << out_file;
+}
+
+std::string run_args(const std::string& model, const std::string& image, const std::string& out) {
+  return "run --model '" + model + "' --image '" + image + "' --input-ids 1,11,45,510,13,87 --max-new-tokens 2 --out '" +
+         out + "'";
+}
+
+TEST(Cli, BadCheckpointsAreInputErrors) {
+  test::TempDir dir;
+  const std::string image = test::tiny_model() + "/test.png", out = dir.file("r.json");
+  struct Case {
+    std::string name;
+    std::function<void(const std::string&)> break_it;
+    Expect expect;
+  };
+  std::vector<Case> cases = {
+      {"missing config", [](const std::string& m) { fs::remove(m + "/config.json"); }, {3, "config.json: missing"}},
+      {"corrupt config", [](const std::string& m) { write_file_atomic(m + "/config.json", "{\"text_config\": "); },
+       {3, "config.json: invalid JSON"}},
+      {"unknown architecture",
+       [](const std::string& m) { write_file_atomic(m + "/config.json", R"({"architectures": ["GPT2LMHeadModel"]})"); },
+       {3, "architecture 'GPT2LMHeadModel' is not supported"}},
+      {"truncated safetensors",
+       [](const std::string& m) { fs::resize_file(m + "/model.safetensors", fs::file_size(m + "/model.safetensors") - 64); },
+       {3, "model.safetensors: tensor"}},
+      {"wrong dtype",
+       [](const std::string& m) {
+         edit_header(m + "/model.safetensors", R"("language_model.model.norm.weight":{"dtype":"F32")",
+                     R"("language_model.model.norm.weight":{"dtype":"I32")");
+       },
+       {3, "tensor 'language_model.model.norm.weight' has dtype I32, expected F32, F16 or BF16"}},
+      {"wrong shape",
+       [](const std::string& m) {
+         Json c = read_json_file(m + "/config.json");
+         c["text_config"]["intermediate_size"] = 100;
+         write_file_atomic(m + "/config.json", c.dump());
+       },
+       {3, "12 problems with the weights: tensor 'language_model.model.layers.0.mlp.gate_proj.weight' has shape [128, 64], "
+          "expected [100, 64] from config.json"}},
+      {"no weights", [](const std::string& m) { fs::remove(m + "/model.safetensors"); },
+       {3, "no model.safetensors or model.safetensors.index.json"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    test::TempDir scratch;
+    const std::string model = copy_model(scratch);
+    c.break_it(model);
+    expect_failure(test::run_cli(run_args(model, image, out)), c.expect, out);
+  }
+  expect_failure(test::run_cli(run_args("/nonexistent/model", image, out)), {3, "/nonexistent/model: model directory does not exist"}, out);
+}
+
+TEST(Cli, BadImagesAndUsage) {
+  test::TempDir dir;
+  const std::string out = dir.file("r.json");
+  write_file_atomic(dir.file("text.png"), "this is not an image");
+  expect_failure(test::run_cli(run_args(test::tiny_model(), dir.file("text.png"), out)), {3, "text.png"}, out);
+  expect_failure(test::run_cli(run_args(test::tiny_model(), dir.file("absent.jpg"), out)), {3, "absent.jpg"}, out);
+  expect_failure(test::run_cli("run --image x.png --prompt hi"), {2, "--model is required"}, "");
+  expect_failure(test::run_cli("run --model m --prompt a --input-ids 1"), {2, "excludes"}, "");
+  expect_failure(test::run_cli("run --model '" + test::tiny_model() + "' --prompt a --lens bogus"), {2, "--lens"}, "");
+  expect_failure(test::run_cli("frobnicate"), {2, "unknown command 'frobnicate'"}, "");
+  expect_failure(test::run_cli("run --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                               "/test.png' --input-ids 1,2,x --out '" + out + "'"),
+                 {2, "--input-ids"}, out);
+}
+
+TEST(Cli, InspectDescribesTheFixture) {
+  test::CliResult r = test::run_cli("inspect --model '" + test::tiny_model() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("4 layers, hidden 64, MLP 128, 4 heads / 4 KV heads"), std::string::npos) << r.out;
+  r = test::run_cli("inspect --json --model '" + test::tiny_model() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(parse_json(r.out, "stdout")["parameters"], 227392);
+}
+
+TEST(Cli, PreprocessWritesTransformersPixels) {
+  test::TempDir dir;
+  const std::string out = dir.file("pixels.safetensors");
+  test::CliResult r = test::run_cli("preprocess --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --out '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto file = SafetensorsFile::open(out);
+  ASSERT_EQ(file->tensors().size(), 1u);
+  const TensorView& t = file->tensors()[0];
+  EXPECT_EQ(t.name, "pixel_values");
+  EXPECT_EQ(t.shape, (std::vector<int64_t>{1, 3, 32, 32}));
+  Json ref = read_json_file(test::tiny_model() + "/reference.json");
+  EXPECT_EQ(sha256_hex(t.data, t.nbytes), ref["image"]["pixel_values"]["sha256_f32"].get<std::string>());
+}
+
+}  // namespace
+}  // namespace lvlm

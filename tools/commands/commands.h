@@ -1,0 +1,22 @@
+// Subcommands of lvlm-probe. Each add_* declares its flags (once, with help) on a CLI11
+// subcommand and stores the action to run after parsing; actions return the exit code and
+// throw lvlm::Error for failures, which main() maps to exit codes.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace lvlm::cli {
+
+using Action = std::function<int()>;
+
+void add_run(CLI::App& app, Action& action);
+void add_demo(CLI::App& app, Action& action);
+void add_check(CLI::App& app, Action& action);
+void add_inspect(CLI::App& app, Action& action);
+void add_preprocess(CLI::App& app, Action& action);
+
+// Where the shipped data lives: $LVLM_PROBE_DATA, else the source tree the binary was built from.
+std::string shipped_path(const std::string& relative);
+
+}  // namespace lvlm::cli

@@ -1,0 +1,64 @@
+#include "probe_flags.h"
+
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "lvlm_probe/text.h"
+
+namespace lvlm::cli {
+
+void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
+  ProbeRequest& r = f.request;
+  sub.add_option("--template", r.template_name, "prompt template: llava_v1, vicuna_v1, llava-hf, raw")
+      ->capture_default_str();
+  sub.add_flag("--pad-square", r.pad_square, "pad the image to a square with the mean colour first (original LLaVA)");
+  sub.add_option("--max-new-tokens", r.max_new_tokens, "greedy decoding stops after this many tokens or at EOS")
+      ->capture_default_str()->check(CLI::Range(1, 4096));
+  sub.add_flag("!--no-eos-stop", r.stop_at_eos, "keep decoding past EOS up to --max-new-tokens");
+  sub.add_option("--lens", f.lens, "norm: final norm at every layer; raw: none; hf: as the paper's scripts")
+      ->capture_default_str()->check(CLI::IsMember({"norm", "raw", "hf"}));
+  sub.add_option("--js", f.js, "jsd: Jensen-Shannon divergence; dola: the paper's heatmap formula")
+      ->capture_default_str()->check(CLI::IsMember({"jsd", "dola"}));
+  sub.add_option("--top-k", r.top_k, "top tokens kept per layer")->capture_default_str()->check(CLI::Range(1, 100));
+  sub.add_option("--stages", f.stages, "auto: find the critical layer from the data; fixed: take it from "
+                                       "--critical-layer or the model's file in configs/")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "fixed"}));
+  sub.add_option("--critical-layer", f.critical_layer, "critical layer for --stages fixed");
+  sub.add_option("--stage-config", f.stage_config, "per-model stage file for --stages fixed (default: match in configs/)");
+  sub.add_option("--skip-layers", f.skip_layers, "also run with these layers as identity, e.g. 19-30,32");
+  sub.add_option("--skip", f.skip, "stabilization: also run with the layers (c, m) skipped")
+      ->check(CLI::IsMember({"stabilization"}));
+  sub.add_option("--dtype", f.session.device.dtype, "compute dtype: auto (bf16 on CUDA, f32 on CPU), f32, bf16, f16")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}));
+  sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = all cores)")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
+}
+
+void finish_probe_flags(ProbeFlags& f) {
+  ProbeRequest& r = f.request;
+  r.lens = parse_lens_mode(f.lens);
+  r.divergence = parse_divergence(f.js);
+  if (!f.input_ids.empty()) r.input_ids = parse_input_ids(f.input_ids);
+  if (!f.skip_layers.empty()) r.skip_layers = parse_int_list(f.skip_layers, "--skip-layers");
+  r.skip_stabilization = f.skip == "stabilization";
+  r.stages = stage_options_from_flags(f.stages, f.critical_layer, f.stage_config);
+  r.stage_configs_dir = shipped_path("configs");
+}
+
+void print_summary(const ProbeResult& r, const std::string& report_path) {
+  if (report_path != "-") std::cout << r.text << std::endl;
+  const StageResult& s = r.stages;
+  spdlog::info("{} tokens ({}); critical layer {}, mutation layer {} of {} ({}, confidence {:.2f})",
+               r.token_ids.size(), r.stop_reason, s.critical_layer, s.mutation_layer, r.model.num_layers,
+               s.method, s.confidence);
+  if (r.skip)
+    spdlog::info("skipping layers {}: {} (matching prefix {} of {})", r.skip->layers.size(),
+                 r.skip->identical ? "identical output" : "output differs", r.skip->matching_prefix,
+                 r.token_ids.size());
+  if (report_path != "-") spdlog::info("report written to {}", report_path);
+}
+
+}  // namespace lvlm::cli

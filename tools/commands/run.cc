@@ -1,0 +1,35 @@
+// `lvlm-probe run`: one image, one prompt, one report.
+#include "commands.h"
+#include "lvlm_probe/report.h"
+#include "probe_flags.h"
+
+namespace lvlm::cli {
+
+void add_run(CLI::App& app, Action& action) {
+  auto f = std::make_shared<ProbeFlags>();
+  auto out = std::make_shared<std::string>("report.json");
+  auto features = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("run", "probe one image and prompt; write the JSON report");
+  sub->add_option("--model", f->session.model_dir, "Hugging Face model directory")->required();
+  sub->add_option("--image", f->request.image, "image file (JPEG, PNG, BMP, GIF, PPM)");
+  auto* prompt = sub->add_option("--prompt", f->request.prompt, "the question; put into --template");
+  auto* ids = sub->add_option("--input-ids", f->input_ids, "explicit prompt ids, e.g. 1,2,3 (instead of --prompt)");
+  prompt->excludes(ids);
+  sub->add_option("--dump-features", *features, "write every token's hidden states [L+1, hidden] as safetensors");
+  sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
+  add_probe_flags(*sub, *f);
+  sub->callback([&action, f, out, features] {
+    action = [f, out, features] {
+      if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("run: give --prompt or --input-ids");
+      f->request.dump_features = *features;
+      finish_probe_flags(*f);
+      ProbeSession session(f->session);
+      ProbeResult result = session.run(f->request);
+      write_report(*out, build_report(result));
+      print_summary(result, *out);
+      return 0;
+    };
+  });
+}
+
+}  // namespace lvlm::cli
