@@ -52,7 +52,7 @@ inline ImageU8 resize_bicubic(const ImageU8& in, int out_width, int out_height) 
 // CLIPImageProcessor's settings after transformers' get_size_dict and __init__ defaults.
 struct ClipPreprocessConfig {
   bool do_resize = true;
-  int shortest_edge = 224;          // > 0: resize the shortest edge to this (aspect kept) ...
+  int shortest_edge = 224;                  // > 0: resize the shortest edge to this (aspect kept) ...
   int resize_height = 0, resize_width = 0;  // ... else resize to exactly this (size {"height","width"})
   ResampleFilter resample = ResampleFilter::bicubic;
   bool do_center_crop = true;
@@ -61,7 +61,7 @@ struct ClipPreprocessConfig {
   double rescale_factor = 1.0 / 255.0;  // applied in float64, then cast to float32 (as numpy does)
   bool do_normalize = true;
   std::array<double, 3> image_mean = {0.48145466, 0.4578275, 0.40821073};  // OPENAI_CLIP_MEAN
-  std::array<double, 3> image_std = {0.26862954, 0.26130258, 0.27577711};   // OPENAI_CLIP_STD
+  std::array<double, 3> image_std = {0.26862954, 0.26130258, 0.27577711};  // OPENAI_CLIP_STD
 };
 
 // Parses preprocessor_config.json; omitted (or null) keys take CLIPImageProcessor's defaults.
@@ -72,7 +72,7 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view json_text, const
 struct PreprocessResult {
   std::vector<float> pixels;  // float32 CHW, [3, height, width]: transformers' pixel_values[0]
   int height = 0, width = 0;
-  ImageU8 cropped;            // uint8 after resize + crop (before rescale), for hashing
+  ImageU8 cropped;  // uint8 after resize + crop (before rescale), for hashing
   int resized_width = 0, resized_height = 0, crop_top = 0, crop_left = 0;
 };
 

@@ -9,13 +9,17 @@ versions that made tests/data/tiny-llava/reference.json; they are recorded in th
 Writes under tests/data/images/:
   odd/*         tiny images of every kind the decoders must get right, made with PIL where PIL can
                 write them and byte by byte where it cannot (16-bit RGB PNG, palettes shorter than
-                the indices, BMP bit fields and RLE, hand-laid GIF frames, ...);
+                the indices, BMP bit fields and RLE, hand-laid GIF frames, ...); odd/jpeg_ycck.jpg
+                is kept, not made (see KEPT);
   photos/*.jpg  copies of the real photos (MIT licence, see photos/LICENSE);
-  resize_src_23x17.rgb  a seeded random RGB image (raw bytes) for the resize table;
+  resize_src_*.rgb  seeded random RGB images (raw bytes) for the resize table;
   manifest.json for every image PIL's Image.open(f).convert("RGB") result (size and SHA-256 of the
                 RGB bytes) or its error, what lvlm-probe must do (match, or an InputError whose
                 message contains a given text), for the photos CLIPImageProcessor's 336-pixel
-                preprocessing (LLaVA-1.5), and PIL's resize of the random image for many sizes.
+                preprocessing (LLaVA-1.5) with and without expand2square, PIL's resize of the
+                random images for many sizes and filters, and transformers' output-size and
+                center-crop rules on edge cases.
+Everything is seeded: a second run rewrites the same bytes.
 """
 import argparse
 import hashlib

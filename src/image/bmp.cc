@@ -21,10 +21,10 @@ struct BmpInfo {
   int bits = 0, padding = 4, direction = -1;  // -1: bottom-up rows
   uint32_t compression = kRaw;
   uint64_t colors = 0;
-  uint64_t offset = 0;          // pixel data
-  size_t palette_pos = 0;       // where PIL reads the palette: right after header (and masks)
-  std::string rawmode;          // PIL's name for the row layout
-  bool grey = false;            // palette is the grey ramp: mode "1" or "L"
+  uint64_t offset = 0;     // pixel data
+  size_t palette_pos = 0;  // where PIL reads the palette: right after header (and masks)
+  std::string rawmode;     // PIL's name for the row layout
+  bool grey = false;       // palette is the grey ramp: mode "1" or "L"
   Palette palette;
 };
 
@@ -34,7 +34,8 @@ BmpInfo read_header(const uint8_t* p, size_t n, std::array<uint32_t, 4>& masks, 
   BmpInfo b;
   b.offset = le32(p + 10);
   const uint32_t header_size = le32(p + 14);
-  if (header_size < 4 || n < 14 + uint64_t{header_size}) throw InputError(origin, "image file is truncated (BMP header)");
+  if (header_size < 4 || n < 14 + uint64_t{header_size})
+    throw InputError(origin, "image file is truncated (BMP header)");
   const uint8_t* h = p + 18;  // PIL's header_data: the header after its size field
   b.palette_pos = 14 + header_size;
   if (header_size == 12) {  // OS/2 1.x: 16-bit sizes, 3-byte palette entries
@@ -65,23 +66,28 @@ BmpInfo read_header(const uint8_t* p, size_t n, std::array<uint32_t, 4>& masks, 
 
 // BmpImageFile._bitmap, second half: BIT2MODE, and the bit-field layouts PIL accepts.
 void pick_rawmode(BmpInfo& b, const std::array<uint32_t, 4>& masks, const std::string& origin) {
-  switch (b.bits) {
-    case 1: b.rawmode = "P;1"; break;
-    case 4: b.rawmode = "P;4"; break;
-    case 8: b.rawmode = "P"; break;
-    case 16: b.rawmode = "BGR;15"; break;
-    case 24: b.rawmode = "BGR"; break;
-    case 32: b.rawmode = "BGRX"; break;
-    default: throw InputError(origin, "unsupported BMP pixel depth (" + std::to_string(b.bits) + ")");
-  }
+  static const std::pair<int, const char*> kBit2Mode[] = {{1, "P;1"},     {4, "P;4"},  {8, "P"},
+                                                          {16, "BGR;15"}, {24, "BGR"}, {32, "BGRX"}};
+  auto mode =
+      std::find_if(std::begin(kBit2Mode), std::end(kBit2Mode), [&b](const auto& m) { return m.first == b.bits; });
+  if (mode == std::end(kBit2Mode))
+    throw InputError(origin, "unsupported BMP pixel depth (" + std::to_string(b.bits) + ")");
+  b.rawmode = mode->second;
   if (b.compression == kBitfields) {
-    struct Layout { int bits; std::array<uint32_t, 4> masks; const char* rawmode; };  // alpha mask: 32-bit only
-    static const Layout kLayouts[] = {
-        {32, {0xFF0000, 0xFF00, 0xFF, 0}, "BGRX"},     {32, {0xFF000000, 0xFF0000, 0xFF00, 0}, "XBGR"},
-        {32, {0xFF000000, 0xFF0000, 0xFF00, 0xFF}, "ABGR"}, {32, {0xFF, 0xFF00, 0xFF0000, 0xFF000000}, "RGBA"},
-        {32, {0xFF0000, 0xFF00, 0xFF, 0xFF000000}, "BGRA"}, {32, {0, 0, 0, 0}, "BGRA"},
-        {24, {0xFF0000, 0xFF00, 0xFF, 0}, "BGR"},      {16, {0xF800, 0x7E0, 0x1F, 0}, "BGR;16"},
-        {16, {0x7C00, 0x3E0, 0x1F, 0}, "BGR;15"}};
+    struct Layout {
+      int bits;
+      std::array<uint32_t, 4> masks;  // R, G, B, A; the alpha mask counts for 32-bit only
+      const char* rawmode;
+    };
+    static const Layout kLayouts[] = {{32, {0xFF0000, 0xFF00, 0xFF, 0}, "BGRX"},
+                                      {32, {0xFF000000, 0xFF0000, 0xFF00, 0}, "XBGR"},
+                                      {32, {0xFF000000, 0xFF0000, 0xFF00, 0xFF}, "ABGR"},
+                                      {32, {0xFF, 0xFF00, 0xFF0000, 0xFF000000}, "RGBA"},
+                                      {32, {0xFF0000, 0xFF00, 0xFF, 0xFF000000}, "BGRA"},
+                                      {32, {0, 0, 0, 0}, "BGRA"},
+                                      {24, {0xFF0000, 0xFF00, 0xFF, 0}, "BGR"},
+                                      {16, {0xF800, 0x7E0, 0x1F, 0}, "BGR;16"},
+                                      {16, {0x7C00, 0x3E0, 0x1F, 0}, "BGR;15"}};
     const Layout* found = nullptr;
     for (const Layout& l : kLayouts)
       if (l.bits == b.bits && std::equal(l.masks.begin(), l.masks.begin() + (b.bits == 32 ? 4 : 3), masks.begin()))
@@ -97,7 +103,8 @@ void pick_rawmode(BmpInfo& b, const std::array<uint32_t, 4>& masks, const std::s
 // PIL reads it from just after the header (and masks), wherever the pixel offset points.
 void read_palette(BmpInfo& b, const uint8_t* p, size_t n, const std::string& origin) {
   if (b.bits > 8) return;
-  if (b.colors == 0 || b.colors > 65536) throw InputError(origin, "unsupported BMP palette size (" + std::to_string(b.colors) + ")");
+  if (b.colors == 0 || b.colors > 65536)
+    throw InputError(origin, "unsupported BMP palette size (" + std::to_string(b.colors) + ")");
   size_t avail = b.palette_pos < n ? n - b.palette_pos : 0;
   size_t bytes = std::min<size_t>(avail, b.padding * b.colors);
   const uint8_t* pal = p + b.palette_pos;
@@ -111,7 +118,8 @@ void read_palette(BmpInfo& b, const uint8_t* p, size_t n, const std::string& ori
     b.rawmode = b.colors == 2 ? "1" : "L";
     return;
   }
-  if (bytes / b.padding > 256) throw InputError(origin, "invalid BMP palette size (" + std::to_string(b.colors) + " colours)");
+  if (bytes / b.padding > 256)
+    throw InputError(origin, "invalid BMP palette size (" + std::to_string(b.colors) + " colours)");
   for (size_t i = 0; i < bytes / b.padding; ++i) {  // stored B, G, R(, X)
     const uint8_t* e = pal + i * b.padding;
     b.palette.set(static_cast<int>(i), e[2], e[1], e[0]);
@@ -123,7 +131,7 @@ enum class Raw { bit1, p1, p4, p8, l8, bgr15, bgr16, bgr, bgrx, xbgr, rgba };
 
 Raw raw_of(const std::string& m) {
   static const std::pair<const char*, Raw> kNames[] = {
-      {"1", Raw::bit1},       {"P;1", Raw::p1},       {"P;4", Raw::p4},   {"P", Raw::p8},     {"L", Raw::l8},
+      {"1", Raw::bit1},       {"P;1", Raw::p1},       {"P;4", Raw::p4},   {"P", Raw::p8},      {"L", Raw::l8},
       {"BGR;15", Raw::bgr15}, {"BGR;16", Raw::bgr16}, {"BGR", Raw::bgr},  {"BGRX", Raw::bgrx}, {"BGRA", Raw::bgrx},
       {"XBGR", Raw::xbgr},    {"ABGR", Raw::xbgr},    {"RGBA", Raw::rgba}};
   for (const auto& [name, raw] : kNames)
@@ -133,42 +141,45 @@ Raw raw_of(const std::string& m) {
 
 int raw_bits(Raw r) {
   switch (r) {
-    case Raw::bit1: case Raw::p1: return 1;
-    case Raw::p4: return 4;
-    case Raw::p8: case Raw::l8: return 8;
-    case Raw::bgr15: case Raw::bgr16: return 16;
-    case Raw::bgr: return 24;
-    default: return 32;
+    case Raw::bit1:
+    case Raw::p1:
+      return 1;
+    case Raw::p4:
+      return 4;
+    case Raw::p8:
+    case Raw::l8:
+      return 8;
+    case Raw::bgr15:
+    case Raw::bgr16:
+      return 16;
+    case Raw::bgr:
+      return 24;
+    default:
+      return 32;
   }
 }
 
 // Unpack.c for the raw modes BMP uses, then convert("RGB"): palette lookup for "P", grey
 // replicated for "1"/"L", 5- and 6-bit channels as v * 255 / 31 (63), truncated; alpha dropped.
 void unpack_row(Raw m, const uint8_t* in, int width, const Palette& pal, uint8_t* out) {
+  auto bit = [in](int x) { return (in[x >> 3] >> (7 - (x & 7))) & 1; };
   for (int x = 0; x < width; ++x, out += 3) {
-    int r, g, b, v;
-    switch (m) {
-      case Raw::bit1: r = g = b = (in[x >> 3] >> (7 - (x & 7))) & 1 ? 255 : 0; break;
-      case Raw::l8: r = g = b = in[x]; break;
-      case Raw::p1: case Raw::p4: case Raw::p8: {
-        int i = m == Raw::p8 ? in[x] : m == Raw::p4 ? (in[x >> 1] >> (x & 1 ? 0 : 4)) & 15 : (in[x >> 3] >> (7 - (x & 7))) & 1;
-        r = pal[i][0], g = pal[i][1], b = pal[i][2];
-        break;
-      }
-      case Raw::bgr15:
-        v = in[2 * x] | (in[2 * x + 1] << 8);
-        r = ((v >> 10) & 31) * 255 / 31, g = ((v >> 5) & 31) * 255 / 31, b = (v & 31) * 255 / 31;
-        break;
-      case Raw::bgr16:
-        v = in[2 * x] | (in[2 * x + 1] << 8);
-        r = ((v >> 11) & 31) * 255 / 31, g = ((v >> 5) & 63) * 255 / 63, b = (v & 31) * 255 / 31;
-        break;
-      case Raw::bgr: r = in[3 * x + 2], g = in[3 * x + 1], b = in[3 * x]; break;
-      case Raw::bgrx: r = in[4 * x + 2], g = in[4 * x + 1], b = in[4 * x]; break;
-      case Raw::xbgr: r = in[4 * x + 3], g = in[4 * x + 2], b = in[4 * x + 1]; break;
-      default: r = in[4 * x], g = in[4 * x + 1], b = in[4 * x + 2]; break;  // RGBA
+    if (m == Raw::bit1 || m == Raw::l8) {
+      out[0] = out[1] = out[2] = m == Raw::l8 ? in[x] : bit(x) ? 255 : 0;
+    } else if (m == Raw::p1 || m == Raw::p4 || m == Raw::p8) {
+      int i = m == Raw::p8 ? in[x] : m == Raw::p4 ? (in[x >> 1] >> (x & 1 ? 0 : 4)) & 15 : bit(x);
+      std::memcpy(out, pal[i], 3);
+    } else if (m == Raw::bgr15 || m == Raw::bgr16) {
+      int v = in[2 * x] | (in[2 * x + 1] << 8), g6 = m == Raw::bgr16;  // G has 6 bits in 5-6-5
+      out[0] = static_cast<uint8_t>(((v >> (10 + g6)) & 31) * 255 / 31);
+      out[1] = static_cast<uint8_t>(g6 ? ((v >> 5) & 63) * 255 / 63 : ((v >> 5) & 31) * 255 / 31);
+      out[2] = static_cast<uint8_t>((v & 31) * 255 / 31);
+    } else {  // bytes per pixel, then where R, G and B sit
+      static const int kBgr[4] = {3, 2, 1, 0}, kBgrx[4] = {4, 2, 1, 0}, kXbgr[4] = {4, 3, 2, 1},
+                       kRgba[4] = {4, 0, 1, 2};
+      const int* l = m == Raw::bgr ? kBgr : m == Raw::bgrx ? kBgrx : m == Raw::xbgr ? kXbgr : kRgba;
+      for (int c = 0; c < 3; ++c) out[c] = in[l[0] * x + l[1 + c]];
     }
-    out[0] = static_cast<uint8_t>(r), out[1] = static_cast<uint8_t>(g), out[2] = static_cast<uint8_t>(b);
   }
 }
 
@@ -203,8 +214,10 @@ std::vector<uint8_t> decode_rle(const uint8_t* p, size_t n, size_t pos, uint64_t
     } else {  // absolute run
       size_t want = rle4 ? byte / 2 : byte, got = std::min(want, n - pos);
       for (size_t i = 0; i < got; ++i) {
-        if (rle4) data.push_back(p[pos + i] >> 4), data.push_back(p[pos + i] & 15);
-        else data.push_back(p[pos + i]);
+        if (rle4)
+          data.push_back(p[pos + i] >> 4), data.push_back(p[pos + i] & 15);
+        else
+          data.push_back(p[pos + i]);
       }
       pos += got;
       if (got < want) break;
@@ -237,7 +250,8 @@ ImageU8 decode_bmp(std::string_view bytes, const std::string& origin, const Deco
     return img.rgb.data() + static_cast<size_t>(y) * w * 3;
   };
   if (b.compression == kRle8 || b.compression == kRle4) {
-    if (b.rawmode == "1" || b.bits > 8) throw InputError(origin, "unsupported BMP: RLE data with " + std::to_string(b.bits) + "-bit pixels");
+    if (b.rawmode == "1" || b.bits > 8)
+      throw InputError(origin, "unsupported BMP: RLE data with " + std::to_string(b.bits) + "-bit pixels");
     std::vector<uint8_t> idx = decode_rle(p, n, b.offset, b.width, b.height, b.compression == kRle4, origin);
     const Raw mode = b.grey ? Raw::l8 : Raw::p8;  // BmpRleDecoder hands PIL one byte per pixel
     for (int r = 0; r < h; ++r) unpack_row(mode, idx.data() + static_cast<size_t>(r) * w, w, b.palette, out_row(r));
@@ -246,7 +260,8 @@ ImageU8 decode_bmp(std::string_view bytes, const std::string& origin, const Deco
   const uint64_t stride = ((b.width * b.bits + 31) >> 3) & ~uint64_t{3};
   const Raw raw = raw_of(b.rawmode);
   const uint64_t row_bytes = (b.width * raw_bits(raw) + 7) / 8;
-  if (stride < row_bytes) throw InputError(origin, "unsupported BMP: grey palette on " + std::to_string(b.bits) + "-bit pixels");
+  if (stride < row_bytes)
+    throw InputError(origin, "unsupported BMP: grey palette on " + std::to_string(b.bits) + "-bit pixels");
   if (b.offset > n || (n - b.offset) < (h - 1) * stride + row_bytes)
     throw InputError(origin, "image file is truncated (BMP pixel data)");
   for (int r = 0; r < h; ++r) unpack_row(raw, p + b.offset + r * stride, w, b.palette, out_row(r));

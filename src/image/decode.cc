@@ -11,7 +11,8 @@ namespace {
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-const char* const kSupported = "lvlm-probe reads JPEG, PNG (first APNG frame), GIF (first frame), BMP and binary PGM/PPM";
+const char* const kSupported =
+    "lvlm-probe reads JPEG, PNG (first APNG frame), GIF (first frame), BMP and binary PGM/PPM";
 
 }  // namespace
 

@@ -43,8 +43,10 @@ inline std::string printable(std::string_view s) {
   static const char* const kHex = "0123456789abcdef";
   std::string out;
   for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7F && c != '\\') out.push_back(static_cast<char>(c));
-    else out += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+    if (c >= 0x20 && c < 0x7F && c != '\\')
+      out.push_back(static_cast<char>(c));
+    else
+      out += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
   }
   return out;
 }

@@ -156,7 +156,8 @@ void Lzw::decode(uint8_t* canvas, int canvas_width) {
       first = true;
       continue;
     }
-    if (c == end) throw InputError(origin_, "image file is truncated (GIF image data ends before the frame is complete)");
+    if (c == end)
+      throw InputError(origin_, "image file is truncated (GIF image data ends before the frame is complete)");
     int len = 0;
     if (first) {
       if (c > clear) throw InputError(origin_, "broken GIF image data (bad first LZW code)");

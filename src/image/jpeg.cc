@@ -101,9 +101,7 @@ Outcome run(Job& job) {
   if (jpeg_read_header(cinfo, TRUE) != JPEG_HEADER_OK) return Outcome::truncated;
   if (cinfo->num_components != 1 && cinfo->num_components != 3 && cinfo->num_components != 4)
     throw InputError(*job.origin, "cannot handle " + std::to_string(cinfo->num_components) + "-layer JPEG images");
-  cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE
-                           : cinfo->num_components == 3 ? JCS_RGB
-                                                        : JCS_CMYK;
+  cinfo->out_color_space = cinfo->num_components == 1 ? JCS_GRAYSCALE : cinfo->num_components == 3 ? JCS_RGB : JCS_CMYK;
   job.image = new_rgb_image(cinfo->image_width, cinfo->image_height, *job.origin, *job.limits);
   if (!jpeg_start_decompress(cinfo)) return Outcome::truncated;
   job.row.resize(static_cast<size_t>(cinfo->output_width) * cinfo->output_components);

@@ -125,9 +125,11 @@ ImageU8 decode_png(std::string_view data, const std::string& origin, const Decod
   std::string png = minimal_png(info);
   int w = 0, h = 0, channels = 0;
   bool grey16 = info.colour == 0 && info.depth == 16;
-  std::unique_ptr<void, StbFree> pixels(
-      grey16 ? static_cast<void*>(stbi_load_16_from_memory(bytes_of(png), static_cast<int>(png.size()), &w, &h, &channels, 0))
-             : static_cast<void*>(stbi_load_from_memory(bytes_of(png), static_cast<int>(png.size()), &w, &h, &channels, 0)));
+  std::unique_ptr<void, StbFree> pixels(grey16
+                                            ? static_cast<void*>(stbi_load_16_from_memory(
+                                                  bytes_of(png), static_cast<int>(png.size()), &w, &h, &channels, 0))
+                                            : static_cast<void*>(stbi_load_from_memory(
+                                                  bytes_of(png), static_cast<int>(png.size()), &w, &h, &channels, 0)));
   if (!pixels && info.idat_cut) throw InputError(origin, "image file is truncated (in PNG image data)");
   if (!pixels) throw InputError(origin, std::string("broken PNG data (") + stbi_failure_reason() + ")");
   if (w != img.width || h != img.height) throw InputError(origin, "broken PNG data (size mismatch)");

@@ -56,7 +56,8 @@ void check_trailing_chunks(std::string_view data, size_t pos, bool animated, con
     if (!is_chunk_name(p + pos + 4)) return;
     std::string cid(reinterpret_cast<const char*>(p + pos + 4), 4);
     if (cid == "IEND" || (cid == "fcTL" && animated)) return;
-    if (be32(p + pos) > n - pos - 8) throw InputError(origin, "image file is truncated (PNG chunk " + cid + " after the image data)");
+    if (be32(p + pos) > n - pos - 8)
+      throw InputError(origin, "image file is truncated (PNG chunk " + cid + " after the image data)");
   }
 }
 
@@ -91,9 +92,11 @@ PngInfo scan_png_chunks(std::string_view data, const std::string& origin) {
     if (cid == "IHDR") parse_ihdr(d, len, info, origin), have_header = true;
     if (cid == "acTL") animated = true;
     if (cid == "PLTE" && info.colour == 3)
-      for (uint32_t i = 0; i < std::min<uint32_t>(len / 3, 256); ++i) info.palette.set(i, d[3 * i], d[3 * i + 1], d[3 * i + 2]);
+      for (uint32_t i = 0; i < std::min<uint32_t>(len / 3, 256); ++i)
+        info.palette.set(i, d[3 * i], d[3 * i + 1], d[3 * i + 2]);
     if (cid == "PLTE" && len / 3 > 256) throw InputError(origin, "invalid palette size in PNG PLTE chunk");
-    if (cid == "IEND" || cid == "fdAT") throw InputError(origin, "PNG file has no image data (IDAT) for its first frame");
+    if (cid == "IEND" || cid == "fdAT")
+      throw InputError(origin, "PNG file has no image data (IDAT) for its first frame");
     if (cid == "fcTL") check_first_fctl(d, len, info, origin);
     pos += 12 + static_cast<size_t>(len);
   }

@@ -57,7 +57,8 @@ ImageU8 decode_pnm(std::string_view data, const std::string& origin, const Decod
   uint64_t width = t.number(), height = t.number(), maxval = 1;
   if (magic != "P4") {
     maxval = t.number();
-    if (maxval == 0 || maxval >= 65536) throw InputError(origin, "PNM maxval must be greater than 0 and less than 65536");
+    if (maxval == 0 || maxval >= 65536)
+      throw InputError(origin, "PNM maxval must be greater than 0 and less than 65536");
   }
   check_image_size(width, height, origin, limits);
   const int bands = magic == "P6" ? 3 : 1, in_bytes = maxval < 256 ? 1 : 2;

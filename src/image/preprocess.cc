@@ -37,7 +37,8 @@ ImageU8 crop_or_pad(const ImageU8& in, int top, int height, int left, int width)
     for (int x = 0; x < width; ++x) {
       int sx = x + left;
       if (sx < 0 || sx >= in.width) continue;
-      std::copy_n(&in.rgb[(static_cast<size_t>(sy) * in.width + sx) * 3], 3, &out.rgb[(static_cast<size_t>(y) * width + x) * 3]);
+      std::copy_n(&in.rgb[(static_cast<size_t>(sy) * in.width + sx) * 3], 3,
+                  &out.rgb[(static_cast<size_t>(y) * width + x) * 3]);
     }
   }
   return out;
@@ -52,7 +53,8 @@ std::vector<float> to_pixel_values(const ImageU8& img, const ClipPreprocessConfi
     float* dst = out.data() + c * plane;
     for (size_t i = 0; i < plane; ++i) {
       const uint8_t v = img.rgb[3 * i + c];
-      float x = cfg.do_rescale ? static_cast<float>(static_cast<double>(v) * cfg.rescale_factor) : static_cast<float>(v);
+      float x =
+          cfg.do_rescale ? static_cast<float>(static_cast<double>(v) * cfg.rescale_factor) : static_cast<float>(v);
       if (cfg.do_normalize) x = (x - mean) / std;
       dst[i] = x;
     }
@@ -63,11 +65,13 @@ std::vector<float> to_pixel_values(const ImageU8& img, const ClipPreprocessConfi
 }  // namespace
 
 std::array<int, 2> shortest_edge_size(int width, int height, int shortest_edge) {
-  if (width <= 0 || height <= 0 || shortest_edge <= 0) throw std::invalid_argument("shortest_edge_size: sizes must be positive");
+  if (width <= 0 || height <= 0 || shortest_edge <= 0)
+    throw std::invalid_argument("shortest_edge_size: sizes must be positive");
   const bool portrait = width <= height;
   const int64_t short_side = portrait ? width : height, long_side = portrait ? height : width;
   // Python: int(requested_new_short * long / short): exact integer product, one rounded division.
-  const int new_long = static_cast<int>(static_cast<double>(shortest_edge * long_side) / static_cast<double>(short_side));
+  const int new_long =
+      static_cast<int>(static_cast<double>(shortest_edge * long_side) / static_cast<double>(short_side));
   return portrait ? std::array<int, 2>{shortest_edge, new_long} : std::array<int, 2>{new_long, shortest_edge};
 }
 
@@ -92,7 +96,8 @@ PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfi
   ImageU8 img;
   if (pad_square) {
     std::array<uint8_t, 3> bg{};  // tuple(int(x * 255) for x in image_mean); PIL clips the ink
-    for (int c = 0; c < 3; ++c) bg[c] = static_cast<uint8_t>(std::clamp(static_cast<int>(cfg.image_mean[c] * 255), 0, 255));
+    for (int c = 0; c < 3; ++c)
+      bg[c] = static_cast<uint8_t>(std::clamp(static_cast<int>(cfg.image_mean[c] * 255), 0, 255));
     img = expand_to_square(image, bg);
   } else {
     img = image;
@@ -100,8 +105,10 @@ PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfi
   // transformers' infer_channel_dimension_format takes an (H, W, 3) array with H = 1 or 3 for
   // channels-first, so its pixel_values for such an image are not the image's.
   if (img.height == 1 || img.height == 3)
-    spdlog::warn("image is {} pixel(s) tall: transformers would misread it as channels-first; these pixel values "
-                 "follow the image and differ from transformers'", img.height);
+    spdlog::warn(
+        "image is {} pixel(s) tall: transformers would misread it as channels-first; these pixel values "
+        "follow the image and differ from transformers'",
+        img.height);
   PreprocessResult r;
   if (cfg.do_resize) {
     auto [w, h] = cfg.shortest_edge > 0 ? shortest_edge_size(img.width, img.height, cfg.shortest_edge)

@@ -7,9 +7,15 @@
 namespace lvlm {
 namespace {
 
+// A JSON value for a one-line message, cut short if long.
+std::string shown(const Json& v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
 int positive_int(const Json& v, const std::string& key, const std::string& origin) {
   if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 20))
-    throw InputError(origin, "key '" + key + "': expected a positive integer (pixels), found " + v.dump());
+    throw InputError(origin, "key '" + key + "': expected a positive integer (pixels), found " + shown(v));
   return static_cast<int>(v.get<int64_t>());
 }
 
@@ -22,8 +28,10 @@ SizeDict read_size(const Json& v, const std::string& key, bool default_to_square
   SizeDict s;
   if (v.is_number()) {
     int n = positive_int(v, key, origin);
-    if (default_to_square) s.height = s.width = n;
-    else s.shortest_edge = n;
+    if (default_to_square)
+      s.height = s.width = n;
+    else
+      s.shortest_edge = n;
   } else if (v.is_array() && v.size() == 2) {
     s.height = positive_int(v[0], key + "[0]", origin);
     s.width = positive_int(v[1], key + "[1]", origin);
@@ -31,36 +39,40 @@ SizeDict read_size(const Json& v, const std::string& key, bool default_to_square
     bool hw = v.contains("height") && v.contains("width") && v.size() == 2;
     bool se = v.contains("shortest_edge") && (v.size() == 1 || (v.size() == 2 && v.contains("longest_edge")));
     if (!hw && !se && !(v.size() == 1 && v.contains("longest_edge")))
-      throw InputError(origin, "key '" + key + "': expected {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " + v.dump());
-    if (hw) s.height = positive_int(v["height"], key + ".height", origin), s.width = positive_int(v["width"], key + ".width", origin);
+      throw InputError(
+          origin,
+          "key '" + key + "': expected {\"shortest_edge\": N} or {\"height\": H, \"width\": W}, found " + shown(v));
+    if (hw) {
+      s.height = positive_int(v["height"], key + ".height", origin);
+      s.width = positive_int(v["width"], key + ".width", origin);
+    }
     if (se) s.shortest_edge = positive_int(v["shortest_edge"], key + ".shortest_edge", origin);
   } else {
-    throw InputError(origin, "key '" + key + "': expected an integer, [height, width] or a size object, found " + v.dump());
+    throw InputError(origin,
+                     "key '" + key + "': expected an integer, [height, width] or a size object, found " + shown(v));
   }
   return s;
 }
 
-std::array<double, 3> read_triple(const Json& j, const char* key, const std::array<double, 3>& fallback, const std::string& origin) {
+std::array<double, 3> read_triple(const Json& j, const char* key, const std::array<double, 3>& fallback,
+                                  const std::string& origin) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return fallback;
   if (it->is_number()) return {it->get<double>(), it->get<double>(), it->get<double>()};
   if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() || !(*it)[2].is_number())
-    throw InputError(origin, std::string("key '") + key + "': expected 3 numbers (one per RGB channel), found " + it->dump());
+    throw InputError(origin,
+                     std::string("key '") + key + "': expected 3 numbers (one per RGB channel), found " + shown(*it));
   return {(*it)[0].get<double>(), (*it)[1].get<double>(), (*it)[2].get<double>()};
 }
 
+// PIL.Image.Resampling numbers; ours are the same for the convolution filters.
 ResampleFilter read_resample(const Json& j, const std::string& origin) {
   int r = json_get<int>(j, "resample", 3, origin);
-  switch (r) {
-    case 1: return ResampleFilter::lanczos;
-    case 2: return ResampleFilter::bilinear;
-    case 3: return ResampleFilter::bicubic;
-    case 4: return ResampleFilter::box;
-    case 5: return ResampleFilter::hamming;
-    default:
-      throw InputError(origin, "key 'resample': " + std::to_string(r) +
-                                   " is not supported (expected PIL's 3 = BICUBIC, or 1, 2, 4, 5; 0 = NEAREST is not implemented)");
-  }
+  if (r < 1 || r > 5)
+    throw InputError(origin, "key 'resample': " + std::to_string(r) +
+                                 " is not supported (expected PIL's 3 = BICUBIC, or 1, 2, 4, 5; 0 = NEAREST is not "
+                                 "implemented)");
+  return static_cast<ResampleFilter>(r);
 }
 
 }  // namespace
@@ -88,7 +100,8 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
   c.do_center_crop = json_get<bool>(j, "do_center_crop", c.do_center_crop, origin);
   if (j.contains("crop_size") && !j["crop_size"].is_null()) {
     SizeDict s = read_size(j["crop_size"], "crop_size", /*default_to_square=*/true, origin);
-    if (s.height == 0) throw InputError(origin, "key 'crop_size': expected {\"height\": H, \"width\": W} or an integer");
+    if (s.height == 0)
+      throw InputError(origin, "key 'crop_size': expected {\"height\": H, \"width\": W} or an integer");
     c.crop_height = s.height, c.crop_width = s.width;
   }
   c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
@@ -97,7 +110,8 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
   c.image_mean = read_triple(j, "image_mean", c.image_mean, origin);
   c.image_std = read_triple(j, "image_std", c.image_std, origin);
   for (double s : c.image_std)
-    if (c.do_normalize && s == 0.0) throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+    if (c.do_normalize && s == 0.0)
+      throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
   return c;
 }
 

@@ -55,11 +55,16 @@ double lanczos_filter(double x) { return -3.0 <= x && x < 3.0 ? sinc_filter(x) *
 
 Filter filter_for(ResampleFilter f) {
   switch (f) {
-    case ResampleFilter::box: return {box_filter, 0.5};
-    case ResampleFilter::bilinear: return {bilinear_filter, 1.0};
-    case ResampleFilter::hamming: return {hamming_filter, 1.0};
-    case ResampleFilter::bicubic: return {bicubic_filter, 2.0};
-    case ResampleFilter::lanczos: return {lanczos_filter, 3.0};
+    case ResampleFilter::box:
+      return {box_filter, 0.5};
+    case ResampleFilter::bilinear:
+      return {bilinear_filter, 1.0};
+    case ResampleFilter::hamming:
+      return {hamming_filter, 1.0};
+    case ResampleFilter::bicubic:
+      return {bicubic_filter, 2.0};
+    case ResampleFilter::lanczos:
+      return {lanczos_filter, 3.0};
   }
   throw std::invalid_argument("resize: unknown resampling filter");
 }
@@ -115,7 +120,8 @@ inline uint8_t clip8(int32_t acc) {
 }
 
 // Horizontal pass over input rows [row0, row0 + rows): `in` is width_in x ?, RGB.
-std::vector<uint8_t> horizontal(const std::vector<uint8_t>& in, int width_in, int row0, int rows, const Coefficients& c) {
+std::vector<uint8_t> horizontal(const std::vector<uint8_t>& in, int width_in, int row0, int rows,
+                                const Coefficients& c) {
   const int width_out = static_cast<int>(c.first.size());
   std::vector<uint8_t> out(static_cast<size_t>(rows) * width_out * 3);
   for (int y = 0; y < rows; ++y) {

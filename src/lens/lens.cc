@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "divergence.h"
 #include "lvlm_probe/common.h"
 
 namespace lvlm {
@@ -13,30 +14,8 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-// sum_v P log(P / M) over the last dimension with 0 log 0 = 0. P, logP, logM: float64.
-at::Tensor kl_to(const at::Tensor& p, const at::Tensor& logp, const at::Tensor& logm) {
-  return at::where(p > 0, p * (logp - logm), at::zeros_like(p)).sum(-1);
-}
-
-// JS(P, Q) = 1/2 KL(P||M) + 1/2 KL(Q||M), M = (P + Q) / 2, natural log, in [0, ln 2].
-at::Tensor js_divergence(const at::Tensor& p, const at::Tensor& logp, const at::Tensor& q, const at::Tensor& logq) {
-  at::Tensor m = (p + q) * 0.5;
-  at::Tensor logm = at::log(m);
-  return 0.5 * (kl_to(p, logp, logm) + kl_to(q, logq, logm));
-}
-
-// What DoLa's public code computes and the paper's heatmap script uses:
-// 1/2 [mean_v M (log M - log P) + mean_v M (log M - log Q)] (F.kl_div(log P, M).mean(-1)).
-at::Tensor dola_divergence(const at::Tensor& p, const at::Tensor& logp, const at::Tensor& q, const at::Tensor& logq) {
-  at::Tensor m = (p + q) * 0.5;
-  at::Tensor logm = at::log(m);
-  auto kl = [&](const at::Tensor& lx) { return at::where(m > 0, m * (logm - lx), at::zeros_like(m)).mean(-1); };
-  return 0.5 * (kl(logp) + kl(logq));
-}
-
-at::Tensor divergence(Divergence d, const at::Tensor& p, const at::Tensor& logp, const at::Tensor& q,
-                      const at::Tensor& logq) {
-  return d == Divergence::jsd ? js_divergence(p, logp, q, logq) : dola_divergence(p, logp, q, logq);
+at::Tensor divergence(Divergence d, const at::Tensor& p, const at::Tensor& q) {
+  return d == Divergence::jsd ? js_divergence(p, q) : dola_divergence(p, q);
 }
 
 // The lens input per layer: final norm for every layer (norm), none (raw), or none but the last
@@ -65,10 +44,8 @@ TokenTrace lens_statistics(const VisionLanguageModel& model, const at::Tensor& s
   at::Tensor tok_logp = logp.select(1, token_id).unsqueeze(1);
   at::Tensor rank = (logp > tok_logp).sum(1) + 1;
   at::Tensor entropy = -at::where(p > 0, p * logp, at::zeros_like(p)).sum(1);
-  at::Tensor d_prev = divergence(options.divergence, p.narrow(0, 0, last), logp.narrow(0, 0, last),
-                                 p.narrow(0, 1, last), logp.narrow(0, 1, last));
-  at::Tensor d_final = divergence(options.divergence, p, logp, p.narrow(0, last, 1).expand_as(p),
-                                  logp.narrow(0, last, 1).expand_as(logp));
+  at::Tensor d_prev = divergence(options.divergence, p.narrow(0, 0, last), p.narrow(0, 1, last));
+  at::Tensor d_final = divergence(options.divergence, p, p.narrow(0, last, 1).expand_as(p));
   auto top = p.topk(std::min<int64_t>(options.top_k, p.size(1)), 1);
 
   // Features of the raw residual stream, float64.
@@ -129,7 +106,8 @@ void LogitLens::on_token(int step, int token_id) {
   t.step = step;
   t.position = position_;
   traces_.push_back(std::move(t));
-  if (options_.keep_hidden) hidden_.push_back(stack_.to(at::kCPU, at::kFloat));
+  // copy: stack_ is reused by the next step, and .to() returns it unchanged when already f32 on CPU
+  if (options_.keep_hidden) hidden_.push_back(stack_.to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true));
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -6,6 +6,7 @@
 
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/report.h"
 #include "test_util.h"
 
 namespace lvlm {
@@ -142,6 +143,77 @@ TEST(Cli, PreprocessWritesTransformersPixels) {
   EXPECT_EQ(t.shape, (std::vector<int64_t>{1, 3, 32, 32}));
   Json ref = read_json_file(test::tiny_model() + "/reference.json");
   EXPECT_EQ(sha256_hex(t.data, t.nbytes), ref["image"]["pixel_values"]["sha256_f32"].get<std::string>());
+}
+
+}  // namespace
+}  // namespace lvlm
+
+namespace lvlm {
+namespace {
+
+std::string demo_args(const std::string& out) { return "demo --out '" + out + "'"; }
+
+TEST(CliRun, PromptPrintsTheAnswerAndWritesTheReport) {
+  test::TempDir dir;
+  const std::string out = dir.file("report.json");
+  test::CliResult r = test::run_cli("run --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --prompt 'What is shown in this image?' --max-new-tokens 8 --out '" + out + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // transformers' generate on the same prompt (tokenization.json end_to_end).
+  Json ref = read_json_file(test::tiny_model() + "/tokenization.json");
+  EXPECT_EQ(r.out, ref["end_to_end"]["hf_decode_new_skip_special"].get<std::string>() + "\n");
+  Json report = read_report(out);
+  EXPECT_EQ(report["input"]["prompt_ids"], ref["end_to_end"]["input_ids"]);
+  EXPECT_EQ(report["output"]["token_ids"], ref["end_to_end"]["new_token_ids"]);
+  EXPECT_NE(r.err.find("critical layer"), std::string::npos) << r.err;
+}
+
+TEST(CliRun, OutDashWritesOnlyJsonToStdout) {
+  test::CliResult r = test::run_cli("run --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --prompt hi --max-new-tokens 2 --out -");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json report = parse_json(r.out, "stdout");  // nothing but the report on stdout
+  validate_report(report, "stdout");
+  EXPECT_EQ(report["output"]["token_ids"].size(), 2u);
+}
+
+TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
+  test::TempDir dir;
+  const std::string base = dir.file("base.json");
+  ASSERT_EQ(test::run_cli(demo_args(base)).exit_code, 0);
+  const std::string check = "check --baseline '" + base + "' --candidate ";
+  test::CliResult same = test::run_cli(check + "'" + base + "'");
+  EXPECT_EQ(same.exit_code, 0) << same.err;
+  EXPECT_NE(same.out.find("OK"), std::string::npos);
+
+  Json shifted = read_json_file(base);
+  const int c = shifted["stages"]["critical_layer"];
+  shifted["stages"]["critical_layer"] = c + 2;
+  write_file_atomic(dir.file("shifted.json"), shifted.dump());
+  test::CliResult moved = test::run_cli(check + "'" + dir.file("shifted.json") + "'");
+  EXPECT_EQ(moved.exit_code, 1);
+  EXPECT_NE(moved.out.find("REGRESSION critical_layer: moved from " + std::to_string(c) + " to " +
+                           std::to_string(c + 2) + " (by 2 > tolerance 1)"),
+            std::string::npos)
+      << moved.out;
+  EXPECT_EQ(test::run_cli(check + "'" + dir.file("shifted.json") + "' --tolerance 2").exit_code, 0);
+
+  Json tokens = read_json_file(base);
+  tokens["output"]["token_ids"][3] = 7;
+  write_file_atomic(dir.file("tokens.json"), tokens.dump());
+  test::CliResult changed = test::run_cli(check + "'" + dir.file("tokens.json") + "'");
+  EXPECT_EQ(changed.exit_code, 1);
+  EXPECT_NE(changed.out.find("REGRESSION output tokens: differ from step 3"), std::string::npos) << changed.out;
+
+  write_file_atomic(dir.file("corrupt.json"), "{\"schema\": \"lvlm-probe/report/1\", ");
+  EXPECT_EQ(test::run_cli(check + "'" + dir.file("corrupt.json") + "'").exit_code, 3);
+  Json future = read_json_file(base);
+  future["schema"] = "lvlm-probe/report/9";
+  write_file_atomic(dir.file("future.json"), future.dump());
+  test::CliResult v9 = test::run_cli(check + "'" + dir.file("future.json") + "'");
+  EXPECT_EQ(v9.exit_code, 3);
+  EXPECT_NE(v9.err.find("report schema lvlm-probe/report/9 is not supported"), std::string::npos) << v9.err;
+  EXPECT_EQ(test::run_cli("check --baseline '" + base + "'").exit_code, 2);
 }
 
 }  // namespace

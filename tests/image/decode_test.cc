@@ -30,7 +30,8 @@ std::vector<ImageCase> image_cases() {
   try {
     for (const Json& e : manifest()["images"]) {
       std::string name = e["file"].get<std::string>();
-      std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
+      std::replace_if(
+          name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
       out.push_back({name, e});
     }
   } catch (const std::exception& err) {
@@ -113,7 +114,8 @@ TEST(DecodeImage, CorruptJpegDataIsAWarning) {
   auto lines = sink->last_formatted();
   spdlog::set_default_logger(previous);
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_NE(lines[0].find(path + ": damaged JPEG data: Corrupt JPEG data: premature end of data segment"), std::string::npos)
+  EXPECT_NE(lines[0].find(path + ": damaged JPEG data: Corrupt JPEG data: premature end of data segment"),
+            std::string::npos)
       << lines[0];
 }
 
@@ -122,7 +124,8 @@ TEST(DecodeImage, UnsupportedFormatMessageSaysWhatToDo) {
     decode_image(test::data_path("images/odd/webp_lossless.webp"));
     FAIL();
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("unsupported image format WEBP (lvlm-probe reads JPEG, PNG"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("unsupported image format WEBP (lvlm-probe reads JPEG, PNG"),
+              std::string::npos);
     EXPECT_NE(std::string(e.what()).find("convert it to PNG"), std::string::npos);
   }
 }
@@ -139,8 +142,8 @@ TEST(DecodeImage, DamagedInputsNeverCrash) {
     if (file.rfind("odd/", 0) != 0) continue;
     const std::string bytes = read_file(test::data_path("images/" + file));
     std::vector<std::string> variants;
-    for (size_t cut : {size_t{1}, size_t{3}, size_t{8}, size_t{13}, size_t{20}, size_t{33}, bytes.size() / 3, bytes.size() / 2,
-                       bytes.size() - 1})
+    for (size_t cut : {size_t{1}, size_t{3}, size_t{8}, size_t{13}, size_t{20}, size_t{33}, bytes.size() / 3,
+                       bytes.size() / 2, bytes.size() - 1})
       if (cut < bytes.size()) variants.push_back(bytes.substr(0, cut));
     for (size_t step = 1; step < 24 && step < bytes.size(); step += 5) {
       std::string flipped = bytes;

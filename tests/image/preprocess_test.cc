@@ -162,9 +162,16 @@ TEST(PreprocessConfig, ErrorsNameFileAndKey) {
   EXPECT_NE(parse_error(R"({"size": {"longest_edge": 5}})").find("pp.json: key 'size'"), std::string::npos);
   EXPECT_NE(parse_error(R"({"size": {"height": 5}})").find("pp.json: key 'size'"), std::string::npos);
   EXPECT_NE(parse_error(R"({"crop_size": {"shortest_edge": 5}})").find("pp.json: key 'crop_size'"), std::string::npos);
-  EXPECT_NE(parse_error(R"({"size": {"height": -5, "width": 3}})").find("pp.json: key 'size.height'"), std::string::npos);
-  EXPECT_NE(parse_error(R"({"image_mean": [0.5, 0.5]})").find("pp.json: key 'image_mean': expected 3 numbers"), std::string::npos);
+  EXPECT_NE(parse_error(R"({"size": {"height": -5, "width": 3}})").find("pp.json: key 'size.height'"),
+            std::string::npos);
+  EXPECT_NE(parse_error(R"({"image_mean": [0.5, 0.5]})").find("pp.json: key 'image_mean': expected 3 numbers"),
+            std::string::npos);
   EXPECT_NE(parse_error(R"({"image_std": [1, 0, 1]})").find("pp.json: key 'image_std'"), std::string::npos);
+  std::string many = "0.5";
+  for (int i = 0; i < 100; ++i) many += ", 0.5";
+  const std::string long_mean = parse_error(R"({"image_mean": [)" + many + "]}");
+  EXPECT_LT(long_mean.size(), 200u) << long_mean;  // the value is shown cut short
+  EXPECT_NE(long_mean.find("..."), std::string::npos) << long_mean;
   EXPECT_NE(parse_error(R"({"do_resize": "yes"})").find("pp.json: key 'do_resize'"), std::string::npos);
   EXPECT_NE(parse_error(R"({"image_processor_type": "SiglipImageProcessor"})").find("key 'image_processor_type'"),
             std::string::npos);

@@ -1,0 +1,168 @@
+// The lens against transformers + the paper's pipeline (tests/data/tiny-llava/gold_report.json:
+// all three lens modes, all 8 generated tokens), and the divergences against hand-computed
+// values and a plain loop.
+#include <cmath>
+#include <random>
+
+#include "lens/divergence.h"
+#include "lvlm_probe/image.h"
+#include "lvlm_probe/lens.h"
+#include "lvlm_probe/models.h"
+#include "test_util.h"
+
+namespace lvlm {
+namespace {
+
+constexpr double kProbTol = 1e-4;  // SPEC §7: probabilities within 1e-4 absolute (float32)
+
+at::Tensor fixture_pixels() {
+  PreprocessResult p = preprocess_clip(decode_image(test::tiny_model() + "/test.png"),
+                                       load_preprocessor_config(test::tiny_model() + "/preprocessor_config.json"));
+  return at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
+}
+
+std::vector<TokenTrace> probe(VisionLanguageModel& model, const Json& gold, LensMode mode, Divergence d,
+                              std::vector<int> skip = {}) {
+  LensOptions options;
+  options.mode = mode;
+  options.divergence = d;
+  LogitLens lens(model, options);
+  GenerateOptions gen;
+  gen.max_new_tokens = gold["max_new_tokens"].get<int>();
+  gen.observer = &lens;
+  gen.skip_layers = std::move(skip);
+  generate_greedy(model, gold["prompt_ids"].get<std::vector<int>>(), fixture_pixels(), gen);
+  return lens.traces();
+}
+
+void expect_layers(const std::vector<double>& got, const Json& want, double tol, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t l = 0; l < got.size(); ++l) {
+    if (want[l].is_null()) {
+      EXPECT_TRUE(std::isnan(got[l])) << what << " layer " << l;
+    } else {
+      EXPECT_NEAR(got[l], want[l].get<double>(), tol) << what << " layer " << l;
+    }
+  }
+}
+
+class Gold : public ::testing::TestWithParam<LensMode> {
+ protected:
+  static void SetUpTestSuite() {
+    gold_ = new Json(read_json_file(test::tiny_model() + "/gold_report.json"));
+    model_ = load_model(test::tiny_model(), {}).release();
+  }
+  static void TearDownTestSuite() {
+    delete model_;
+    delete gold_;
+  }
+  static Json* gold_;
+  static VisionLanguageModel* model_;
+};
+Json* Gold::gold_ = nullptr;
+VisionLanguageModel* Gold::model_ = nullptr;
+
+TEST_P(Gold, EveryTokenEveryLayer) {
+  const LensMode mode = GetParam();
+  const std::string name = lens_mode_name(mode);
+  std::vector<TokenTrace> jsd = probe(*model_, *gold_, mode, Divergence::jsd);
+  std::vector<TokenTrace> dola = probe(*model_, *gold_, mode, Divergence::dola);
+  const Json& steps = (*gold_)["steps"];
+  ASSERT_EQ(jsd.size(), steps.size());
+  for (size_t s = 0; s < steps.size(); ++s) {
+    const Json& g = steps[s]["lens"][name];
+    const TokenTrace& t = jsd[s];
+    const std::string at = name + " step " + std::to_string(s);
+    EXPECT_EQ(t.step, static_cast<int>(s));
+    EXPECT_EQ(t.token_id, steps[s]["token_id"].get<int>()) << at;
+    expect_layers(t.p_token, g["p_token"], kProbTol, at + " p_token");
+    EXPECT_EQ(t.rank, g["rank"].get<std::vector<int64_t>>()) << at;
+    expect_layers(t.entropy, g["entropy"], kProbTol, at + " entropy");
+    expect_layers(t.d_prev, g["jsd_prev"], kProbTol, at + " jsd_prev");
+    expect_layers(t.d_final, g["jsd_final"], kProbTol, at + " jsd_final");
+    expect_layers(dola[s].d_prev, g["dola_prev"], kProbTol, at + " dola_prev");
+    for (size_t l = 0; l < t.topk_ids.size(); ++l) {
+      EXPECT_EQ(t.topk_ids[l], g["top5_ids"][l].get<std::vector<int>>()) << at << " layer " << l;
+      expect_layers(t.topk_probs[l], g["top5_probs"][l], kProbTol, at + " top5 layer " + std::to_string(l));
+    }
+    // Features do not depend on the lens mode. h_norm within 1e-3 relative (hidden states).
+    for (size_t l = 0; l < t.h_norm.size(); ++l)
+      EXPECT_NEAR(t.h_norm[l], steps[s]["h_norm"][l].get<double>(), 1e-3 * steps[s]["h_norm"][l].get<double>()) << at;
+    expect_layers(t.cos_prev, steps[s]["cos_prev"], kProbTol, at + " cos_prev");
+    expect_layers(t.cos_final, steps[s]["cos_final"], kProbTol, at + " cos_final");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(LensModes, Gold, ::testing::Values(LensMode::norm, LensMode::raw, LensMode::hf),
+                         [](const auto& info) { return std::string(lens_mode_name(info.param)); });
+
+TEST_F(Gold, SkippedLayersPassTheResidualThrough) {
+  // Layers 2 and 3 as identity: their residual equals layer 1's, so the divergence to the
+  // previous layer is exactly 0 and the norms repeat.
+  std::vector<TokenTrace> t = probe(*model_, *gold_, LensMode::norm, Divergence::jsd, {2, 3});
+  EXPECT_EQ(t[0].token_id, (*gold_)["skip_runs"][0]["new_token_ids"][0].get<int>());
+  for (const auto& trace : t) {
+    EXPECT_EQ(trace.d_prev[2], 0.0);
+    EXPECT_EQ(trace.d_prev[3], 0.0);
+    EXPECT_EQ(trace.h_norm[1], trace.h_norm[3]);
+    EXPECT_GT(trace.d_prev[4], 0.0);
+  }
+}
+
+// A plain loop over the definition, as the oracle for the batched tensors.
+double js_oracle(const std::vector<double>& p, const std::vector<double>& q) {
+  double kl_p = 0, kl_q = 0;
+  for (size_t i = 0; i < p.size(); ++i) {
+    const double m = 0.5 * (p[i] + q[i]);
+    if (p[i] > 0) kl_p += p[i] * std::log(p[i] / m);
+    if (q[i] > 0) kl_q += q[i] * std::log(q[i] / m);
+  }
+  return 0.5 * kl_p + 0.5 * kl_q;
+}
+
+double js_of(const std::vector<double>& p, const std::vector<double>& q) {
+  at::Tensor tp = at::tensor(p, at::kDouble), tq = at::tensor(q, at::kDouble);
+  return js_divergence(tp, tq).item<double>();
+}
+
+TEST(Divergence, HandComputedCases) {
+  EXPECT_DOUBLE_EQ(js_of({0.2, 0.3, 0.5}, {0.2, 0.3, 0.5}), 0.0);
+  EXPECT_NEAR(js_of({1, 0, 0}, {0, 0.5, 0.5}), std::log(2.0), 1e-15);  // disjoint supports
+  // P = (1, 0), Q = (1/2, 1/2): M = (3/4, 1/4); KL(P||M) = ln(4/3), KL(Q||M) = 1/2 ln(2/3) + 1/2 ln 2.
+  const double expected = 0.5 * std::log(4.0 / 3.0) + 0.5 * (0.5 * std::log(2.0 / 3.0) + 0.5 * std::log(2.0));
+  EXPECT_NEAR(js_of({1, 0}, {0.5, 0.5}), expected, 1e-15);
+  EXPECT_NEAR(expected, 0.2157615543388357, 1e-15);
+}
+
+TEST(Divergence, DolaFormula) {
+  // 1/2 * (1/V) * [KL(M||P) + KL(M||Q)] for P = (0.9, 0.1), Q = (0.5, 0.5).
+  at::Tensor p = at::tensor(std::vector<double>{0.9, 0.1}), q = at::tensor(std::vector<double>{0.5, 0.5});
+  const double m0 = 0.7, m1 = 0.3;
+  const double kl_mp = m0 * std::log(m0 / 0.9) + m1 * std::log(m1 / 0.1);
+  const double kl_mq = m0 * std::log(m0 / 0.5) + m1 * std::log(m1 / 0.5);
+  EXPECT_NEAR(dola_divergence(p, q).item<double>(), 0.5 * 0.5 * (kl_mp + kl_mq), 1e-15);
+}
+
+TEST(Divergence, BatchedEqualsLoopOnRandomDistributions) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (int trial = 0; trial < 50; ++trial) {
+    const size_t v = 1 + rng() % 300;
+    std::vector<double> p(v), q(v);
+    double sp = 0, sq = 0;
+    for (size_t i = 0; i < v; ++i) {
+      p[i] = u(rng) < 0.2 ? 0.0 : std::pow(u(rng), 4);  // some exact zeros
+      q[i] = std::pow(u(rng), 4);
+      sp += p[i], sq += q[i];
+    }
+    if (sp == 0) p[0] = sp = 1;
+    for (size_t i = 0; i < v; ++i) p[i] /= sp, q[i] /= sq;
+    const double js = js_of(p, q);
+    EXPECT_NEAR(js, js_oracle(p, q), 1e-12);
+    EXPECT_GE(js, 0.0);
+    EXPECT_LE(js, std::log(2.0) + 1e-12);
+  }
+}
+
+}  // namespace
+}  // namespace lvlm
