@@ -13,8 +13,54 @@ find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 
 message(STATUS "libtorch ${Torch_VERSION} from ${Torch_DIR}")
 
+# --- libtorch from PyPI's torch wheel (scripts/ci/build-pypi-torch.sh, docs/building-with-cuda.md).
+# Each block below is a no-op with Debian's libtorch-dev (prefix /usr, no wheel next to it).
+# (a) libtorch >= 2.14 refuses C++17 ("C++20 or later compatible compiler is required to use
+#     ATen", pytorch/pytorch#178150). The code stays C++17 that also compiles as C++20; only such
+#     a libtorch raises the standard (every target is created after this file).
+if(Torch_VERSION VERSION_GREATER_EQUAL 2.14 AND CMAKE_CXX_STANDARD LESS 20)
+  set(CMAKE_CXX_STANDARD 20)
+  message(STATUS "libtorch ${Torch_VERSION} needs C++20: compiling as C++20")
+endif()
+# (b) TorchConfig.cmake finds c10 with find_library(c10 PATHS <prefix>/lib), which searches the
+#     system directories first: with libtorch-dev installed too, the wheel's libtorch would be
+#     linked with Debian's libc10.so (same soname, other ABI). Use the c10 beside the libtorch.
+set(_lvlm_c10 "${TORCH_INSTALL_PREFIX}/lib/libc10.so")
+if(EXISTS "${_lvlm_c10}" AND c10_LIBRARY AND NOT c10_LIBRARY STREQUAL _lvlm_c10)
+  message(STATUS "Linking ${_lvlm_c10}, not ${c10_LIBRARY}")
+  list(REMOVE_ITEM TORCH_LIBRARIES "${c10_LIBRARY}")
+  list(APPEND TORCH_LIBRARIES "${_lvlm_c10}")
+endif()
+# (c) The wheel's CUDA libraries live in site-packages/nvidia/*/lib and libtorch finds them at run
+#     time through its own RPATH, but the linker checks libtorch_cuda.so's dependencies against
+#     the system CUDA directory first (an older libnccl there: "undefined reference to
+#     ncclSignal"). -rpath-link points the linker at the wheels; the build RPATH lists them
+#     before /usr/local/cuda, so code that calls the CUDA runtime directly gets the same copy.
+get_filename_component(_lvlm_site "${TORCH_INSTALL_PREFIX}/.." ABSOLUTE)
+file(GLOB _lvlm_nv_dirs LIST_DIRECTORIES true "${_lvlm_site}/nvidia/*/lib")
+if(_lvlm_nv_dirs AND EXISTS "${TORCH_INSTALL_PREFIX}/lib/libtorch_cuda.so")
+  set(_lvlm_rt_dirs "${TORCH_INSTALL_PREFIX}/lib" ${_lvlm_nv_dirs})
+  string(REPLACE ";" ":" _lvlm_rt_path "${_lvlm_rt_dirs}")
+  add_link_options("LINKER:-rpath-link,${_lvlm_rt_path}")
+  list(PREPEND CMAKE_BUILD_RPATH ${_lvlm_rt_dirs})
+endif()
+
 # Libraries the torch-free core links privately; one interface target so each module's
 # CMakeLists need not repeat them.
 add_library(lvlm_deps_core INTERFACE)
 target_link_libraries(lvlm_deps_core INTERFACE spdlog::spdlog JPEG::JPEG PkgConfig::SENTENCEPIECE)
 target_include_directories(lvlm_deps_core INTERFACE ${STB_INCLUDE_DIR})
+
+# (d) PyPI's libtorch ships its own fmt (12.x) in <prefix>/include, which comes before /usr/include
+#     on the command line, while Debian's spdlog is built against Debian's fmt 9: a file that
+#     includes both torch and spdlog would compile spdlog against the wrong fmt. Put the fmt that
+#     spdlog uses first, through a symlink (/usr/include itself cannot be added ahead).
+if(EXISTS "${TORCH_INSTALL_PREFIX}/include/fmt" AND TARGET fmt::fmt)
+  get_target_property(_lvlm_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  list(GET _lvlm_fmt_inc 0 _lvlm_fmt_inc)
+  if(EXISTS "${_lvlm_fmt_inc}/fmt/core.h" AND NOT _lvlm_fmt_inc STREQUAL "${TORCH_INSTALL_PREFIX}/include")
+    file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/fmt-first")
+    file(CREATE_LINK "${_lvlm_fmt_inc}/fmt" "${CMAKE_BINARY_DIR}/fmt-first/fmt" SYMBOLIC)
+    include_directories(BEFORE SYSTEM "${CMAKE_BINARY_DIR}/fmt-first")
+  endif()
+endif()

@@ -2,6 +2,7 @@
 // the prompt, take the argmax of the last position's logits, feed it back, stop at EOS or after
 // max_new_tokens.
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // NoGradGuard: not reached through ATen.h in libtorch >= 2.14
 
 #include <algorithm>
 #include <chrono>

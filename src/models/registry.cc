@@ -47,8 +47,11 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
     if (arch == f.architecture) return f.load(model_dir, dtype, device);
     known += (known.empty() ? "" : ", ") + std::string(f.architecture);
   }
+  std::string hint;
+  if (arch == "LlavaLlamaForCausalLM")  // the original haotian-liu/LLaVA release
+    hint = "; convert it with transformers' models/llava/convert_llava_weights_to_hf.py";
   throw InputError(config, "architecture '" + (arch.empty() ? std::string("(none)") : arch) +
-                               "' is not supported (supported: " + known + ")");
+                               "' is not supported (supported: " + known + ")" + hint);
 }
 
 void configure_threads(int threads) {
