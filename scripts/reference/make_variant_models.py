@@ -100,14 +100,22 @@ def make(name, spec, root):
         kw["max_shard_size"] = spec["shard"]
     model.save_pretrained(out_dir, **kw)
 
-    # Reload as users do: from_pretrained keeps RoPE's inv_freq in float32, whereas casting a
-    # live model with .to(bfloat16) would round it to bfloat16 as well.
-    compute = spec.get("compute", spec["dtype"])
-    model = LlavaForConditionalGeneration.from_pretrained(out_dir, torch_dtype=compute).eval()
     size = spec["vision"].image_size
     g = torch.Generator().manual_seed(7)
     pixels = torch.randn(1, 3, size, size, generator=g)
     save_file({"pixel_values": pixels.contiguous()}, os.path.join(out_dir, "pixel_values.safetensors"))
+    write_reference(name, spec, out_dir, "reference.json")
+    if spec.get("rename"):
+        rename_to_new_layout(os.path.join(out_dir, "model.safetensors"))
+
+
+def write_reference(name, spec, out_dir, file_name):
+    """transformers' outputs on the checkpoint in out_dir (the layout 4.40 reads)."""
+    # Reload as users do: from_pretrained keeps RoPE's inv_freq in float32, whereas casting a
+    # live model with .to(bfloat16) would round it to bfloat16 as well.
+    compute = spec.get("compute", spec["dtype"])
+    model = LlavaForConditionalGeneration.from_pretrained(out_dir, torch_dtype=compute).eval()
+    pixels = load_file(os.path.join(out_dir, "pixel_values.safetensors"))["pixel_values"]
     prompt = [1, 11, 45, IMAGE_TOKEN, 13, 87, 200, 33, 150, 29]
     ids = torch.tensor([prompt])
     with torch.no_grad():
@@ -134,15 +142,20 @@ def make(name, spec, root):
         "new_token_ids": gen[0, len(prompt):].tolist(),
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__},
     }
-    with open(os.path.join(out_dir, "reference.json"), "w") as f:
+    with open(os.path.join(out_dir, file_name), "w") as f:
         json.dump(ref, f, indent=1)
-    if spec.get("rename"):
-        rename_to_new_layout(os.path.join(out_dir, "model.safetensors"))
     print(name, ref["new_token_ids"], "gap", round(ref["top2_logit_gap"], 3))
 
 
 if __name__ == "__main__":
     root = sys.argv[1] if len(sys.argv) > 1 else "tests/data/variants"
+    if len(sys.argv) > 2 and sys.argv[2] == "--bf16-reference-only":
+        # bfloat16 kernels differ between libtorch versions (transformers' own tokens change from
+        # torch 1.13 to 2.x), so the bf16 variant gets one reference per torch major version:
+        # run this with a torch 2.x to write reference.torch2.json beside the 1.13 one.
+        major = torch.__version__.split(".")[0]
+        write_reference("bf16", VARIANTS["bf16"], os.path.join(root, "bf16"), f"reference.torch{major}.json")
+        sys.exit(0)
     os.makedirs(root, exist_ok=True)
     for name, spec in VARIANTS.items():
         make(name, spec, root)
