@@ -1,0 +1,153 @@
+// Building blocks of the render module's pages (private to src/render): escaping and number
+// formatting, tolerant reads of report JSON, the colour scale, stage bands, and the SVG charts.
+// Everything returns markup as strings; the pages concatenate them.
+//
+// The markup is XHTML-compatible (every attribute quoted, every element closed, only the XML
+// entities plus numeric ones) so that tests can parse it with a plain XML well-formedness check.
+#pragma once
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "lvlm_probe/json.h"
+#include "lvlm_probe/render.h"
+
+namespace lvlm::render {
+
+// ---- text -------------------------------------------------------------------------------------
+
+// Any bytes to text that is safe inside an element or a quoted attribute: invalid UTF-8,
+// NUL and other control characters (XML 1.0 forbids them) become U+FFFD; & < > " ' are escaped.
+// Newlines and tabs are kept (CSS decides whether they show).
+std::string escape(std::string_view text);
+// A token piece as a label: newline, tab and other control characters made visible ("\n"),
+// cut to `max_chars` code points with "…" (0 = no limit), then escaped.
+std::string token_label(std::string_view piece, size_t max_chars = 0);
+// Shortest text that parses back to exactly `v` (titles hold the exact numbers of the report).
+std::string exact(double v);
+// For reading: `digits` significant digits.
+std::string fmt(double v, int digits = 3);
+// An SVG coordinate: integers stay integers, otherwise one decimal (keeps big pages small).
+std::string px(double v);
+
+// ---- tolerant JSON reads (a summary is read leniently; reports are validated first) ----------
+
+std::optional<double> number(const Json& value);
+std::optional<double> number(const Json& object, const char* key);
+int int_or(const Json& object, const char* key, int fallback);
+std::string text_or(const Json& object, const char* key, const std::string& fallback);
+// A string as is, null as `fallback`, anything else as its JSON text.
+std::string text_of(const Json& value, const std::string& fallback);
+// `object[key]` / `array[index]` when it exists, else a static null (never throws).
+const Json& child(const Json& object, const char* key);
+const Json& item(const Json& array, size_t index);
+// JSON text of any value; invalid UTF-8 is replaced instead of throwing.
+std::string dump(const Json& value);
+
+// ---- colours -------------------------------------------------------------------------------------
+
+// Viridis (matplotlib), t in [0, 1]: luminance rises monotonically, so it prints in grey scale.
+std::string viridis(double t);
+inline constexpr int kColourLevels = 64;  // the heatmap's absolute view is quantised to CSS classes
+// Line styles for up to 8 series: colour and dash pattern differ, so lines stay apart in grey.
+std::string series_colour(int style);
+std::string series_dash(int style);
+
+// ---- stages ---------------------------------------------------------------------------------------
+
+struct Band {
+  std::string name;  // rapid_evolution | stabilization | mutation
+  int first = 0, last = 0;
+};
+struct Stages {
+  int critical = 0, mutation = 0;
+  std::optional<double> confidence;
+  std::string method;
+  std::vector<Band> bands;  // non-empty segments only
+};
+// From a report's or summary's `stages`; segments rebuilt from c and m when absent.
+Stages read_stages(const Json& stages, int num_layers);
+std::vector<Band> bands_for(int critical, int mutation, int num_layers);
+std::string stage_of(const std::vector<Band>& bands, int layer);  // "embedding" for layer 0 / none
+std::string stage_name(const std::string& id);                   // "rapid evolution"
+std::string stage_fill(const std::string& id);                    // light band colour
+// One-line description: "rapid evolution 1–18 · stabilization 19–26 · mutation 27–32".
+std::string stages_text(const Stages& stages);
+
+// ---- charts ---------------------------------------------------------------------------------------
+
+// x is always the layer; y may have gaps (nullopt). lo/hi, when filled, draw a band (quartiles).
+struct Series {
+  std::string name;
+  std::vector<std::optional<double>> y, lo, hi;  // index = layer - LineChart::first_layer
+  int style = 0;
+  bool markers = true;  // a dot per layer with the exact value as its <title>
+};
+struct LineChart {
+  std::string title, y_label;
+  bool log_y = false;
+  std::optional<double> y_min, y_max;  // fixed range (probabilities: 0..1)
+  int width = 430, height = 230;
+  int first_layer = 0, last_layer = 0;
+  std::vector<Band> bands;
+  std::vector<std::pair<int, std::string>> marks;  // labelled vertical lines at layers
+  std::vector<Series> series;
+  bool legend = false;
+  std::string note;  // small text under the plot
+};
+std::string line_chart(const LineChart& chart);
+
+// Grouped bars per layer (histograms of critical and mutation layers).
+struct BarChart {
+  std::string title;
+  int width = 640, height = 230;
+  int first_layer = 0, last_layer = 0;
+  std::vector<Band> bands;
+  std::vector<std::pair<std::string, std::vector<double>>> series;  // name, count per layer
+};
+std::string bar_chart(const BarChart& chart);
+
+struct ScatterPoint {
+  double x = 0, y = 0;
+  int group = 0;       // index into ScatterChart::groups
+  std::string title;   // hover text (empty: none)
+};
+struct ScatterChart {
+  std::string title;
+  int width = 640, height = 480;
+  std::vector<std::pair<std::string, std::string>> groups;  // name, colour; shapes differ too
+  std::vector<ScatterPoint> points;
+};
+std::string scatter_chart(const ScatterChart& chart);
+
+// ---- figures and pages ----------------------------------------------------------------------
+
+// The median of layers[].key as a line and its q1..q3 as a band, layers first..last. `layers` is
+// the report's or summary's per-layer array ({layer, key: {median, q1, q3, ...}}).
+Series layer_series(const Json& layers, const char* key, int first, int last, const std::string& name, int style);
+// The stage overview: the aggregate divergence curve (log scale) over the stage bands with c and
+// m marked; `curve` holds d at layers 1..L (stages.aggregate_curve), else the median is used.
+std::string stage_overview(const Json& stages_json, const Json& layers, const Stages& stages, int num_layers);
+// The stages as coloured chips with layer ranges, method and confidence.
+std::string stages_line(const Stages& stages);
+// A JSON value as short readable text (escaped): long arrays are cut, objects become "k: v; ...".
+std::string value_text(const Json& value);
+
+// The divergence heatmap with its view toggle and legend (report pages).
+std::string heatmap_figure(const Json& report, const Stages& stages, const RenderOptions& options);
+// The generated token whose curves are drawn: `requested`, or the one whose divergence at its own
+// mutation layer is largest. UsageError when `requested` is not a generated step.
+int pick_focus(const Json& report, int requested);
+// Token-probability curves and the top-k table of one generated token.
+std::string focus_section(const Json& report, const Stages& stages, int index);
+// <!DOCTYPE html>... with the shared CSS; `title` is escaped and cut to 100 characters, `body`
+// inserted as is.
+std::string html_document(const std::string& title, const std::string& body);
+// A <dl> row: escaped key, value markup as given.
+std::string dl_row(const std::string& key, const std::string& value_markup);
+
+}  // namespace lvlm::render

@@ -1,0 +1,94 @@
+// Parts shared by report and summary pages: the stage line and overview chart, per-layer series.
+#include <algorithm>
+
+#include "html.h"
+
+namespace lvlm::render {
+namespace {
+
+// layers[] entry for `layer`: by its "layer" field, else by position.
+const Json& layer_entry(const Json& layers, int layer) {
+  const Json& at = item(layers, static_cast<size_t>(std::max(layer, 0)));
+  if (int_or(at, "layer", layer) == layer) return at;
+  if (layers.is_array())
+    for (const Json& entry : layers)
+      if (int_or(entry, "layer", -1) == layer) return entry;
+  static const Json kNull;
+  return kNull;
+}
+
+}  // namespace
+
+Series layer_series(const Json& layers, const char* key, int first, int last, const std::string& name, int style) {
+  Series s;
+  s.name = name;
+  s.style = style;
+  for (int l = first; l <= last; ++l) {
+    const Json& stats = child(layer_entry(layers, l), key);
+    // A bare number is accepted too, for summaries that store only one value per layer.
+    s.y.push_back(stats.is_number() ? number(stats) : number(stats, "median"));
+    s.lo.push_back(number(stats, "q1"));
+    s.hi.push_back(number(stats, "q3"));
+  }
+  return s;
+}
+
+std::string stage_overview(const Json& stages_json, const Json& layers, const Stages& stages, int num_layers) {
+  LineChart chart;
+  chart.title = "Divergence between adjacent layers, median over tokens (log scale)";
+  chart.y_label = "d(l\xE2\x88\x92" "1, l)";
+  chart.log_y = true;
+  chart.width = 1000;
+  chart.height = 250;
+  chart.first_layer = 1;
+  chart.last_layer = num_layers;
+  chart.bands = stages.bands;
+  chart.marks = {{stages.critical, "c = " + std::to_string(stages.critical)},
+                 {stages.mutation, "m = " + std::to_string(stages.mutation)}};
+  Series s = layer_series(layers, "d_prev", 1, num_layers, "median, band q1\xE2\x80\x93q3", 0);
+  const Json& curve = child(stages_json, "aggregate_curve");
+  if (curve.is_array() && static_cast<int>(curve.size()) == num_layers) {
+    s.name = "the curve the stage fit used";
+    for (int l = 1; l <= num_layers; ++l) s.y[l - 1] = number(curve[l - 1]);
+  }
+  chart.series.push_back(std::move(s));
+  chart.note = "Shaded: the stages. c: critical layer (last of rapid evolution); m: mutation layer (largest jump after c).";
+  return line_chart(chart);
+}
+
+std::string stages_line(const Stages& stages) {
+  std::string out = "<p class=\"stages\"><b>Stages</b> ";
+  for (const Band& b : stages.bands)
+    out += "<span class=\"chip " + escape(b.name) + "\">" + escape(stage_name(b.name)) + " " +
+           std::to_string(b.first) + (b.last != b.first ? "\xE2\x80\x93" + std::to_string(b.last) : "") + "</span>";
+  if (stages.mutation == stages.critical + 1) out += "<span class=\"chip\">stabilization empty</span>";
+  out += " critical layer <b>" + std::to_string(stages.critical) + "</b>, mutation layer <b>" +
+         std::to_string(stages.mutation) + "</b>";
+  if (!stages.method.empty()) out += " \xC2\xB7 method " + escape(stages.method);
+  if (stages.confidence) {
+    out += " \xC2\xB7 confidence <b>" + fmt(*stages.confidence, 2) + "</b>";
+    if (*stages.confidence < 0.3) out += " (low: treat c as undetermined)";
+  }
+  return out + "</p>";
+}
+
+std::string value_text(const Json& value) {
+  if (value.is_string()) return escape(value.get<std::string>());
+  if (value.is_null()) return "\xE2\x80\x94";
+  if (value.is_number_float()) return escape(fmt(value.get<double>(), 6));
+  if (value.is_array()) {
+    std::string out;
+    const size_t shown = std::min<size_t>(value.size(), 24);
+    for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + value_text(value[i]);
+    if (shown < value.size()) out += ", \xE2\x80\xA6 (" + std::to_string(value.size()) + " in all)";
+    return "[" + out + "]";
+  }
+  if (value.is_object()) {
+    std::string out;
+    for (const auto& [k, v] : value.items()) out += (out.empty() ? "" : "; ") + escape(k) + ": " + value_text(v);
+    return out;
+  }
+  return escape(dump(value));
+}
+
+}  // namespace lvlm::render

@@ -1,0 +1,166 @@
+// The page for a batch summary (schema lvlm-probe/summary/1, written by `aggregate`): per-layer
+// statistics over all tokens of all items, where per-token boundaries fall, and the features
+// across images. Every part but the schema is optional: a missing part is left out, not an error.
+#include <algorithm>
+
+#include "html.h"
+
+namespace lvlm {
+namespace render {
+namespace {
+
+// Scatter points above this are thinned (every k-th point) so the page stays light.
+constexpr size_t kMaxPoints = 20000;
+// Points carry a hover title only below this (a title is one more element per point).
+constexpr size_t kMaxTitledPoints = 6000;
+
+int num_layers_of(const Json& summary) {
+  if (int L = int_or(child(summary, "model"), "num_layers", 0); L > 0 && L <= 10000) return L;
+  const Json& layers = child(summary, "layers");
+  if (layers.is_array() && layers.size() >= 2) return static_cast<int>(layers.size()) - 1;
+  throw InputError("summary: model.num_layers is missing and layers[] does not tell it");
+}
+
+std::string header(const Json& s, const Stages& stages) {
+  const Json& model = child(s, "model");
+  const Json& items = child(s, "items");
+  std::string out = "<header><h1>lvlm-probe summary \xC2\xB7 " + escape(text_or(model, "path", "model")) + "</h1>";
+  if (items.is_object())
+    out += "<p class=\"output\">" + value_text(child(items, "total")) + " items: " + value_text(child(items, "ok")) +
+           " probed, " + value_text(child(items, "failed")) + " failed</p>";
+  out += stages_line(stages) + "<dl class=\"meta\">";
+  if (child(s, "runs").is_array()) out += dl_row("runs", value_text(child(s, "runs")));
+  out += dl_row("model", value_text(model));
+  if (child(s, "settings").is_object()) out += dl_row("settings", value_text(child(s, "settings")));
+  if (child(s, "tool").is_object()) out += dl_row("tool", value_text(child(s, "tool")));
+  return out + "</dl></header>";
+}
+
+std::string layer_lines(const Json& s, const Stages& stages, int L) {
+  struct Spec { const char* key; const char* title; const char* unit; bool log; };
+  std::string out;
+  for (const Spec& spec : {Spec{"d_prev", "Divergence to the previous layer (log)", "nats", true},
+                           Spec{"entropy", "Entropy of the lens distribution", "nats", false},
+                           Spec{"p_token", "Probability of the emitted token", "probability", false},
+                           Spec{"d_final", "Divergence to the last layer (log)", "nats", true},
+                           Spec{"h_norm", "Norm of the residual stream", "L2 norm", false},
+                           Spec{"cos_prev", "Cosine to the previous layer", "cosine", false},
+                           Spec{"cos_final", "Cosine to the last layer", "cosine", false}}) {
+    Series series = layer_series(child(s, "layers"), spec.key, 0, L, spec.key, 0);
+    if (std::none_of(series.y.begin(), series.y.end(), [](const auto& v) { return v.has_value(); })) continue;
+    LineChart chart;
+    chart.title = spec.title;
+    chart.y_label = spec.unit;
+    chart.log_y = spec.log;
+    if (std::string(spec.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
+    chart.first_layer = 0;
+    chart.last_layer = L;
+    chart.bands = stages.bands;
+    chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+    series.markers = L <= 200;
+    chart.series.push_back(std::move(series));
+    out += line_chart(chart);
+  }
+  if (out.empty()) return "";
+  return "<h2>Per-layer statistics over all tokens of all items</h2><p class=\"sub\">Lines: median; shaded around "
+         "them: first to third quartile.</p><div class=\"charts\">" + out + "</div>";
+}
+
+std::string histograms(const Json& s, const Stages& stages, int L) {
+  const Json& h = child(s, "histograms");
+  BarChart chart;
+  chart.title = "Per-token critical and mutation layers: how many tokens have each layer";
+  chart.width = 1000;
+  chart.first_layer = 0;
+  chart.last_layer = L;
+  chart.bands = stages.bands;
+  for (const char* key : {"critical_layer", "mutation_layer"}) {
+    const Json& counts = child(h, key);
+    if (!counts.is_array()) continue;
+    std::vector<double> values;
+    for (int l = 0; l <= L; ++l) values.push_back(number(item(counts, l)).value_or(0));
+    chart.series.push_back({std::string(key) == "critical_layer" ? "critical layer" : "mutation layer", values});
+  }
+  if (chart.series.empty()) return "";
+  return "<h2>Where the per-token boundaries fall</h2>" + bar_chart(chart);
+}
+
+std::string cosine_chart(const Json& features, const Stages& stages, int L) {
+  Series series;
+  series.name = "mean pairwise cosine";
+  for (int l = 0; l <= L; ++l) series.y.push_back(std::nullopt);
+  const Json& layers = child(features, "layers");
+  if (layers.is_array())
+    for (const Json& entry : layers)
+      if (int l = int_or(entry, "layer", -1); l >= 0 && l <= L) series.y[l] = number(entry, "mean_pairwise_cosine");
+  if (std::none_of(series.y.begin(), series.y.end(), [](const auto& v) { return v.has_value(); })) return "";
+  LineChart chart;
+  chart.title = "Similarity of the images\xE2\x80\x99 hidden states, per layer";
+  chart.y_label = "mean pairwise cosine";
+  chart.width = 520;
+  chart.height = 300;
+  chart.first_layer = 0;
+  chart.last_layer = L;
+  chart.bands = stages.bands;
+  chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+  chart.series.push_back(std::move(series));
+  return line_chart(chart);
+}
+
+std::string embedding_chart(const Json& features, const Stages& stages, std::string* note) {
+  const Json& embedding = child(features, "embedding");
+  const Json& points = child(embedding, "points");
+  if (!points.is_array() || points.empty()) return "";
+  ScatterChart chart;
+  const std::string method = text_or(embedding, "method", "embedding");
+  chart.title = "2-D " + std::string(method == "tsne" ? "t-SNE" : method == "pca" ? "PCA" : method) +
+                " of the hidden states, one point per image and layer";
+  const char* order[] = {"rapid_evolution", "stabilization", "mutation", "embedding"};
+  chart.groups = {{"rapid evolution", "#e69f00"}, {"stabilization", "#0072b2"}, {"mutation", "#cc3377"},
+                  {"layer 0 (embedding)", "#8c8c8c"}};
+  const size_t every = (points.size() + kMaxPoints - 1) / kMaxPoints;
+  for (size_t i = 0; i < points.size(); i += every) {
+    const Json& p = points[i];
+    const auto x = number(p, "x"), y = number(p, "y");
+    if (!x || !y) continue;
+    const int layer = int_or(p, "layer", 0);
+    const std::string stage = stage_of(stages.bands, layer);
+    const int group = static_cast<int>(std::find(order, order + 3, stage) - order);
+    chart.points.push_back({*x, *y, group,
+                            points.size() / every <= kMaxTitledPoints
+                                ? text_of(child(p, "item"), "?") + " \xC2\xB7 layer " + std::to_string(layer) : ""});
+  }
+  if (every > 1)
+    *note = "Every " + std::to_string(every) + "th of " + std::to_string(points.size()) + " points drawn.";
+  return scatter_chart(chart);
+}
+
+std::string features_section(const Json& s, const Stages& stages, int L) {
+  const Json& features = child(s, "features");
+  if (!features.is_object()) return "";
+  std::string note;
+  const std::string charts = cosine_chart(features, stages, L) + embedding_chart(features, stages, &note);
+  if (charts.empty()) return "";
+  return "<h2>Features across images (step " + value_text(child(features, "step")) +
+         ")</h2><p class=\"sub\">Shallow layers cluster (high similarity across images); deep layers spread.</p>"
+         "<div class=\"charts\">" + charts + "</div>" + (note.empty() ? "" : "<p class=\"note\">" + escape(note) + "</p>");
+}
+
+}  // namespace
+}  // namespace render
+
+std::string render_summary_html(const Json& summary, const RenderOptions& /*options*/) {
+  using namespace render;
+  const std::string schema = text_or(summary, "schema", "(none)");
+  if (!summary.is_object() || schema != "lvlm-probe/summary/1")
+    throw InputError("summary: schema is " + schema + ", this version reads lvlm-probe/summary/1");
+  const int L = num_layers_of(summary);
+  const Stages stages = read_stages(child(summary, "stages"), L);
+  std::string body = header(summary, stages);
+  body += "<h2>Stages at a glance</h2>" + stage_overview(child(summary, "stages"), child(summary, "layers"), stages, L);
+  body += layer_lines(summary, stages, L) + histograms(summary, stages, L) + features_section(summary, stages, L);
+  body += "<footer>Rendered by lvlm-probe from a summary. How to read these figures: docs/figures.md.</footer>";
+  return html_document("lvlm-probe summary", body);
+}
+
+}  // namespace lvlm

@@ -1,0 +1,87 @@
+// The summary page (draft schema lvlm-probe/summary/1): well-formed, histogram bars equal the
+// counts, one point per image and layer, coloured by stage, and tolerant of missing parts.
+#include <gtest/gtest.h>
+
+#include "lvlm_probe/common.h"
+#include "lvlm_probe/render.h"
+#include "synthetic.h"
+#include "xml_check.h"
+
+namespace lvlm {
+namespace {
+
+size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST(RenderSummaryHtml, PageIsWellFormedWithEveryPart) {
+  const Json summary = test::synthetic_summary(20, 32, 18, 27);
+  const std::string html = render_html(summary);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  for (const char* want : {"21 items: 20 probed, 1 failed", "runs/amber-0", "Stages at a glance",
+                           "Probability of the emitted token", "Cosine to the last layer",
+                           "Where the per-token boundaries fall", "Features across images (step 0)", "2-D t-SNE"})
+    EXPECT_NE(html.find(want), std::string::npos) << want;
+}
+
+TEST(RenderSummaryHtml, HistogramBarsEqualTheCounts) {
+  const Json summary = test::synthetic_summary(20, 32, 18, 27);
+  const std::string html = render_summary_html(summary);
+  for (const char* key : {"critical_layer", "mutation_layer"}) {
+    const Json& counts = summary["histograms"][key];
+    const std::string name = std::string(key) == "critical_layer" ? "critical layer" : "mutation layer";
+    for (int l = 0; l <= 32; ++l) {
+      const std::string bar = "<title>" + name + " \xC2\xB7 layer " + std::to_string(l) + ": " +
+                              counts[l].dump() + "</title>";
+      // Zero-count layers draw no bar.
+      EXPECT_EQ(count(html, bar), counts[l].get<int>() > 0 ? 1u : 0u) << bar;
+    }
+  }
+}
+
+TEST(RenderSummaryHtml, OnePointPerImageAndLayerColouredByStage) {
+  const Json summary = test::synthetic_summary(10, 32, 18, 27);
+  const std::string html = render_summary_html(summary);
+  EXPECT_EQ(count(html, "<title>AMBER_"), 10u * 33u);
+  EXPECT_EQ(count(html, " \xC2\xB7 layer 0</title></path>"), 10u);  // layer 0: its own shape (diamond)
+  EXPECT_EQ(count(html, " \xC2\xB7 layer 5</title></circle>"), 10u);  // rapid evolution: circles
+  EXPECT_EQ(count(html, " \xC2\xB7 layer 20</title></rect>"), 10u);   // stabilization: squares
+}
+
+TEST(RenderSummaryHtml, ManyPointsAreThinned) {
+  const Json summary = test::synthetic_summary(1000, 80, 45, 68);  // 81,000 points
+  const std::string html = render_summary_html(summary);
+  EXPECT_NE(html.find("Every 5th of 81000 points drawn."), std::string::npos);
+  EXPECT_LT(html.size(), 8u << 20);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+}
+
+TEST(RenderSummaryHtml, ToleratesMissingOptionalParts) {
+  const Json minimal = {{"schema", "lvlm-probe/summary/1"}, {"model", {{"num_layers", 32}}},
+                        {"stages", {{"critical_layer", 18}, {"mutation_layer", 27}}}};
+  const std::string html = render_summary_html(minimal);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_NE(html.find("stabilization 19\xE2\x80\x93" "26"), std::string::npos);
+  EXPECT_EQ(html.find("Features across images"), std::string::npos);
+
+  Json partial = test::synthetic_summary(5, 16, 8, 12);
+  partial.erase("histograms");
+  partial["features"].erase("embedding");
+  partial["layers"][3]["entropy"] = nullptr;
+  partial["layers"][4].erase("p_token");
+  EXPECT_EQ(test::XmlCheck::check(render_summary_html(partial)), "");
+}
+
+TEST(RenderSummaryHtml, RejectsOtherSchemas) {
+  Json summary = test::synthetic_summary(3, 8, 4, 6);
+  summary["schema"] = "lvlm-probe/summary/2";
+  EXPECT_THROW(render_summary_html(summary), InputError);
+  EXPECT_THROW(render_html(summary), InputError);
+  const Json no_layers = {{"schema", "lvlm-probe/summary/1"}};
+  EXPECT_THROW(render_summary_html(no_layers), InputError);
+}
+
+}  // namespace
+}  // namespace lvlm
