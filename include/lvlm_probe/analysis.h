@@ -9,6 +9,8 @@
 // outputs. A divergence matrix is tokens x L: row t, column l-1 holds d_l = JS(P_{l-1}, P_l).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,5 +110,88 @@ StageResult detect_stages(const std::vector<std::vector<double>>& divergences, c
 
 // "embedding" for layer 0, else the name of the segment holding `layer`. UsageError outside 0..L.
 std::string stage_of_layer(const StageResult& result, int layer);
+
+// ---------------------------------------------------------------------------------------------
+// Aggregation over the tokens of many items (`lvlm-probe aggregate`, docs/batch.md).
+
+// Mean, quartiles (linear interpolation, numpy's default) and extremes of the finite values.
+struct ValueSummary {
+  double mean = 0, median = 0, q1 = 0, q3 = 0, min = 0, max = 0;
+  size_t count = 0;  // finite values summarised; 0 = none
+};
+ValueSummary summarize_values(std::vector<double> values);
+
+// The per-layer arrays of a report's tokens[] entry that are aggregated, in this order.
+inline constexpr int kNumTokenMetrics = 8;
+inline constexpr const char* kTokenMetrics[kNumTokenMetrics] = {"p_token", "entropy", "d_prev",   "d_final",
+                                                                "h_norm",  "cos_prev", "cos_final", "rank"};
+
+// One generated token of one item.
+struct TokenRecord {
+  std::array<std::vector<double>, kNumTokenMetrics> metrics;  // L + 1 values each, NaN where null
+  int critical_layer = 0, mutation_layer = 0;                  // the token's own, from its report
+};
+
+struct LayerAggregate {
+  int layer = 0;
+  std::string stage;                                     // stage_of_layer() of the pooled stages
+  std::array<ValueSummary, kNumTokenMetrics> metrics;    // over every token of every item
+};
+
+struct TokenAggregate {
+  std::vector<LayerAggregate> layers;       // layers 0..L
+  StageResult stages;                        // detect_stages() on all tokens' d_prev rows
+  std::vector<int64_t> critical_histogram;  // L + 1 counts: tokens whose own c is that layer
+  std::vector<int64_t> mutation_histogram;  // the same for m
+};
+
+// InputError when there are no tokens or a token's arrays do not hold L + 1 values.
+TokenAggregate aggregate_tokens(const std::vector<TokenRecord>& tokens, int num_layers, const StageOptions& options);
+
+// Mean cosine similarity over all pairs of vectors, fed one vector at a time in O(dim) memory:
+// for unit vectors u_i, sum_{i<j} u_i.u_j = (|sum_i u_i|^2 - n) / 2. Zero vectors have no
+// direction and are left out.
+class PairwiseCosine {
+ public:
+  explicit PairwiseCosine(size_t dim) : sum_(dim, 0.0) {}
+  void add(const float* vector);
+  size_t count() const { return count_; }
+  double mean() const;  // NaN with fewer than 2 vectors
+
+ private:
+  std::vector<double> sum_;
+  size_t count_ = 0;
+};
+
+// 2-D embeddings of feature vectors for plots (SPEC §2 "Feature level across images").
+enum class EmbeddingMethod { tsne, pca };
+const char* embedding_method_name(EmbeddingMethod method);      // "tsne" | "pca"
+EmbeddingMethod parse_embedding_method(const std::string& name);  // UsageError naming --embedding
+
+struct EmbeddingOptions {
+  EmbeddingMethod method = EmbeddingMethod::tsne;
+  double perplexity = 30;  // t-SNE; clipped to [1, (n - 1) / 3] for n points
+  uint64_t seed = 0;       // t-SNE's initial layout, PCA's start vectors
+  int iterations = 1000;   // t-SNE gradient steps (the first 250 with early exaggeration)
+};
+
+struct Embedding {
+  std::vector<std::array<double, 2>> points;  // one per input row
+  double perplexity = 0;                      // t-SNE: the perplexity used, after clipping
+  double kl_divergence = 0;                   // t-SNE: KL(P || Q) of the final layout
+  std::array<double, 2> variance = {0, 0};    // PCA: variance along each axis
+};
+
+// `data`: n rows of `dim` values, row-major. Exact t-SNE (van der Maaten & Hinton 2008, O(n^2)
+// time and memory) or PCA. Deterministic: the same input and seed give the same bits.
+Embedding embed_2d(const std::vector<float>& data, size_t dim, const EmbeddingOptions& options);
+
+// The first k principal axes of the rows (unit vectors, largest-magnitude component positive)
+// and the variance along each, by subspace iteration on the centred data (no dim x dim matrix).
+struct PrincipalAxes {
+  std::vector<std::vector<double>> axes;
+  std::vector<double> variances;
+};
+PrincipalAxes principal_axes(const std::vector<float>& data, size_t dim, int k, uint64_t seed);
 
 }  // namespace lvlm

@@ -3,6 +3,7 @@
 // `render`, and compared for regressions.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,42 @@ struct CheckOutcome {
   std::vector<std::string> notes;      // what was compared, for the log
 };
 CheckOutcome check_reports(const Json& baseline, const Json& candidate, int tolerance);
+
+// ---------------------------------------------------------------------------------------------
+// The batch summary (schema "lvlm-probe/summary/1", documented in docs/batch.md), written by
+// `aggregate` from any number of run directories.
+
+inline constexpr const char* kSummarySchema = "lvlm-probe/summary/1";
+
+struct SummaryFailure {
+  int run = 0;  // index into SummaryInput::runs
+  std::string id, error;
+};
+
+// Hidden states of one step compared across images.
+struct FeatureSummary {
+  int step = 0;
+  size_t items = 0;                          // images with features at this step
+  std::vector<double> mean_pairwise_cosine;  // per layer 0..L; NaN (null) with fewer than 2 images
+  EmbeddingOptions options;                  // as asked; the used perplexity is in `embedding`
+  Embedding embedding;
+  struct Point {
+    std::string item;
+    int run = 0, layer = 0;
+  };
+  std::vector<Point> points;                 // what each embedding point is
+  size_t items_embedded = 0;                 // images whose layers were embedded (a subset above the cap)
+};
+
+struct SummaryInput {
+  std::vector<std::string> runs;  // run directories as given
+  size_t total = 0, ok = 0, failed = 0, tokens = 0;
+  std::vector<SummaryFailure> failures;
+  Json model, settings;           // the first report's; the compared settings agree in all
+  TokenAggregate aggregate;
+  std::optional<FeatureSummary> features;
+};
+
+OrderedJson build_summary(const SummaryInput& input);
 
 }  // namespace lvlm

@@ -1,0 +1,39 @@
+// Inside the batch module: the run directory's files (run.json, index files, stale temp files).
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "lvlm_probe/batch.h"
+
+namespace lvlm::batch {
+
+inline constexpr const char* kRunSchema = "lvlm-probe/run/1";
+
+// Appends records to one index file. Each line goes out in a single write() followed by fsync,
+// so a kill can tear at most the last line; opening cuts such a torn tail off. An exclusive
+// flock keeps a second process (the same shard started twice) from writing the same file.
+class IndexWriter {
+ public:
+  explicit IndexWriter(std::string path);
+  ~IndexWriter();
+  IndexWriter(const IndexWriter&) = delete;
+  IndexWriter& operator=(const IndexWriter&) = delete;
+  void append(const OrderedJson& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// Creates run.json with `settings` when it is missing (link(), so concurrent shards cannot both
+// create it), else compares: UsageError naming every difference unless `force`, which records
+// the new settings and keeps the old ones under "previous".
+void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, bool force);
+
+// Removes temp files ("<name>.json.tmp.*", "<name>.safetensors.tmp.*") a killed run left for
+// the given item names. Only this shard's items: other shards may be writing theirs right now.
+void remove_stale_temps(const std::string& dir, const std::set<std::string>& names);
+
+}  // namespace lvlm::batch

@@ -1,0 +1,107 @@
+// SummaryInput -> the summary JSON (schema lvlm-probe/summary/1, docs/batch.md). Its `layers`
+// and `stages` have the shape of a report's, over all tokens of all items, so readers of one
+// can read the other. Key order is fixed; NaN is written as null.
+#include <cmath>
+
+#include "lvlm_probe/report.h"
+#include "lvlm_probe/version.h"
+
+namespace lvlm {
+namespace {
+
+OrderedJson number(double v) { return std::isfinite(v) ? OrderedJson(v) : OrderedJson(nullptr); }
+
+OrderedJson numbers(const std::vector<double>& v) {
+  OrderedJson a = OrderedJson::array();
+  for (double x : v) a.push_back(number(x));
+  return a;
+}
+
+OrderedJson value_summary(const ValueSummary& s) {
+  if (s.count == 0) return nullptr;
+  return {{"mean", s.mean}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"min", s.min}, {"max", s.max}};
+}
+
+OrderedJson items_json(const SummaryInput& in) {
+  OrderedJson failures = OrderedJson::array();
+  for (const auto& f : in.failures) failures.push_back({{"run", f.run}, {"id", f.id}, {"error", f.error}});
+  return {{"total", in.total}, {"ok", in.ok}, {"failed", in.failed}, {"tokens", in.tokens}, {"failures", failures}};
+}
+
+OrderedJson layers_json(const TokenAggregate& a) {
+  OrderedJson layers = OrderedJson::array();
+  for (const auto& layer : a.layers) {
+    OrderedJson j;
+    j["layer"] = layer.layer;
+    j["tap"] = layer.layer == 0 ? "blocks.0.hook_resid_pre" : "blocks." + std::to_string(layer.layer - 1) + ".hook_resid_post";
+    j["stage"] = layer.stage;
+    for (int k = 0; k < kNumTokenMetrics; ++k) j[kTokenMetrics[k]] = value_summary(layer.metrics[k]);
+    layers.push_back(j);
+  }
+  return layers;
+}
+
+OrderedJson stages_json(const StageResult& s) {
+  OrderedJson segments = OrderedJson::array();
+  for (const auto& seg : s.segments)
+    segments.push_back({{"name", seg.name}, {"first_layer", seg.first_layer}, {"last_layer", seg.last_layer}});
+  OrderedJson j;
+  j["method"] = s.method;
+  j["critical_layer"] = s.critical_layer;
+  j["mutation_layer"] = s.mutation_layer;
+  j["confidence"] = s.confidence;
+  j["mutation_window"] = {s.window_first, s.window_last};
+  j["critical_layer_mode"] = s.critical_layer_mode;
+  j["mutation_layer_mode"] = s.mutation_layer_mode;
+  j["config"] = s.config.empty() ? OrderedJson(nullptr) : OrderedJson(s.config);
+  j["segments"] = segments;
+  j["aggregate_curve"] = numbers(s.aggregate_curve);
+  j["tokens"] = s.per_token.size();
+  return j;
+}
+
+OrderedJson embedding_json(const FeatureSummary& f) {
+  const bool tsne = f.options.method == EmbeddingMethod::tsne;
+  OrderedJson j;
+  j["method"] = embedding_method_name(f.options.method);
+  j["perplexity"] = tsne ? OrderedJson(f.embedding.perplexity) : OrderedJson(nullptr);
+  j["seed"] = f.options.seed;
+  j["iterations"] = tsne ? OrderedJson(f.options.iterations) : OrderedJson(nullptr);
+  j["kl_divergence"] = tsne ? number(f.embedding.kl_divergence) : OrderedJson(nullptr);
+  j["variance"] = tsne ? OrderedJson(nullptr) : OrderedJson({f.embedding.variance[0], f.embedding.variance[1]});
+  j["input"] = "hidden states scaled to unit length";
+  j["items"] = f.items_embedded;
+  OrderedJson points = OrderedJson::array();
+  for (size_t i = 0; i < f.points.size() && i < f.embedding.points.size(); ++i)
+    points.push_back({{"item", f.points[i].item}, {"run", f.points[i].run}, {"layer", f.points[i].layer},
+                      {"x", number(f.embedding.points[i][0])}, {"y", number(f.embedding.points[i][1])}});
+  j["points"] = points;
+  return j;
+}
+
+OrderedJson features_json(const FeatureSummary& f) {
+  OrderedJson layers = OrderedJson::array();
+  for (size_t l = 0; l < f.mean_pairwise_cosine.size(); ++l)
+    layers.push_back({{"layer", l}, {"mean_pairwise_cosine", number(f.mean_pairwise_cosine[l])}});
+  return {{"step", f.step}, {"items", f.items}, {"layers", layers}, {"embedding", embedding_json(f)}};
+}
+
+}  // namespace
+
+OrderedJson build_summary(const SummaryInput& in) {
+  OrderedJson j;
+  j["schema"] = kSummarySchema;
+  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
+  j["runs"] = in.runs;
+  j["items"] = items_json(in);
+  j["model"] = OrderedJson::parse(in.model.dump());
+  j["settings"] = OrderedJson::parse(in.settings.dump());
+  j["layers"] = layers_json(in.aggregate);
+  j["stages"] = stages_json(in.aggregate.stages);
+  j["histograms"] = {{"critical_layer", in.aggregate.critical_histogram},
+                     {"mutation_layer", in.aggregate.mutation_histogram}};
+  j["features"] = in.features ? features_json(*in.features) : OrderedJson(nullptr);
+  return j;
+}
+
+}  // namespace lvlm
