@@ -58,7 +58,7 @@ build
 case "$mode" in
   --demo|demo)
     log "running lvlm-probe demo"
-    (cd "$here" && "$build_dir/tools/lvlm-probe" demo)
+    (cd "$here" && "$build_dir/tools/lvlm-probe" demo --html demo-report.html)
     ;;
   --test|test)
     log "running the tests"

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   lvlm::cli::add_check(app, action);
   lvlm::cli::add_inspect(app, action);
   lvlm::cli::add_preprocess(app, action);
+  lvlm::cli::add_render(app, action);
+  lvlm::cli::add_make_model(app, action);
+  lvlm::cli::add_bench(app, action);
   // CLI11 would only say "A subcommand is required" for a misspelt command.
   std::string names;
   bool known = false;

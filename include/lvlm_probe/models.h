@@ -34,6 +34,11 @@ class HiddenStateObserver {
   // Called by greedy decoding once the token of `step` is chosen (after the forward pass that
   // predicted it), so that per-token measurements can name the emitted token.
   virtual void on_token(int step, int token_id) { (void)step, (void)token_id; }
+  // Called by greedy decoding after a forward pass: the output logits [vocab] of the predicting
+  // position if the observer computed them itself, bit for bit as the model would (the logit lens
+  // unembeds layer L anyway), so that decoding takes its argmax instead of running the LM head a
+  // second time. Undefined when the observer has none.
+  virtual at::Tensor output_logits() { return {}; }
 };
 
 // Per-sequence key/value cache, preallocated for `capacity` positions.
@@ -74,6 +79,9 @@ class VisionLanguageModel {
   // The pieces the logit lens needs: final norm and unembedding (LM head, tied or not).
   virtual at::Tensor final_norm(const at::Tensor& hidden) const = 0;
   virtual at::Tensor unembed(const at::Tensor& normed) const = 0;  // [N, hidden] -> [N, vocab]
+  // True when unembed() of `rows` rows gives every row the bits it gets when unembedded alone
+  // (the CPU kernel for few rows does; BLAS and cuBLAS choose kernels by shape).
+  virtual bool unembed_rows_independent(int64_t rows) const { (void)rows; return false; }
 };
 
 // Opens a checkpoint directory; the family is chosen by config.json's `architectures`.

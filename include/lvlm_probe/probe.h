@@ -30,6 +30,9 @@ struct ProbeRequest {
   std::vector<int> skip_layers;       // 1-based layers replaced by identity in a second run
   bool skip_stabilization = false;    // skip (c, m) found on the full run
   std::string dump_features;          // safetensors path for the hidden-state vectors, "" = none
+  std::vector<int> dump_steps;        // with dump_features: only these generated steps; empty = all
+  bool dump_f16 = false;              // with dump_features: float16 (float32 for a step f16 cannot hold)
+  bool prompt_positions = false;      // --positions all: also measure every prompt position
 };
 
 // A second, skipped run compared with the full one (the paper's Section 4.2).
@@ -60,6 +63,7 @@ struct ProbeResult {
   std::string text;
   std::string stop_reason;
   std::vector<TokenTrace> tokens;
+  std::vector<TokenTrace> prompt_positions;        // with request.prompt_positions: one per position, step -1
   std::vector<std::string> token_texts;             // per generated token
   std::vector<std::pair<int, std::string>> pieces;  // text of every id in any top-k list
   StageResult stages;
@@ -81,6 +85,9 @@ class ProbeSession {
 
   const ModelInfo& model() const;
   ProbeResult run(const ProbeRequest& request);
+  // Greedy generation alone on the same input, no lens: the baseline `bench` compares run() with.
+  // Fills the input fields, token_ids, text, stop_reason and timing; tokens and stages stay empty.
+  ProbeResult generate(const ProbeRequest& request);
 
  private:
   struct Impl;

@@ -14,74 +14,129 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-at::Tensor divergence(Divergence d, const at::Tensor& p, const at::Tensor& q) {
-  return d == Divergence::jsd ? js_divergence(p, q) : dola_divergence(p, q);
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // The lens input per layer: final norm for every layer (norm), none (raw), or none but the last
-// layer, which HF's output_hidden_states already returns normed (hf).
+// layer, which HF's output_hidden_states already returns normed (hf). `stack` is [L+1, C, hidden].
+// Layer L is normed on its own: for one position that is exactly what greedy decoding normalises
+// (the last position alone), so the lens' layer-L logits can stand in for the model's output.
 at::Tensor lens_input(const VisionLanguageModel& model, const at::Tensor& stack, LensMode mode) {
-  if (mode == LensMode::norm) return model.final_norm(stack);
   if (mode == LensMode::raw) return stack;
   const int64_t last = stack.size(0) - 1;
-  return at::cat({stack.narrow(0, 0, last), model.final_norm(stack.narrow(0, last, 1))}, 0);
+  at::Tensor below = stack.narrow(0, 0, last);
+  return at::cat({mode == LensMode::norm ? model.final_norm(below) : below,
+                  model.final_norm(stack.narrow(0, last, 1))}, 0);
 }
 
-std::vector<double> to_vector(const at::Tensor& t) {
-  at::Tensor c = t.to(at::kCPU, at::kDouble).contiguous();
-  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+// [L+1, C, hidden] -> [L+1, C, vocab] float32: one unembedding of all (L+1) C rows.
+at::Tensor lens_logits(const VisionLanguageModel& model, const at::Tensor& stack, LensMode mode) {
+  at::Tensor in = lens_input(model, stack, mode);
+  at::Tensor logits = model.unembed(in.reshape({-1, in.size(-1)})).to(at::kFloat);
+  return logits.view({stack.size(0), stack.size(1), logits.size(-1)});
+}
+
+// JS(P_a, P_b) per row from float64 probabilities and their sums s = sum_v p log p (= -entropy,
+// reported anyway): JS = H(M) - (H(P_a) + H(P_b)) / 2, M = (P_a + P_b) / 2, natural log,
+// 0 log 0 = 0. This is the KL form of SPEC §2 regrouped so that a pair costs one logarithm (of M)
+// instead of three; its round-off is of the same order (1e-15 absolute, tested against the KL
+// loop). Rows whose logits are equal get exactly 0, as the KL form gives them (a skipped layer
+// passes its residual through unchanged).
+at::Tensor js_rows(const at::Tensor& pa, const at::Tensor& pb, const at::Tensor& sa, const at::Tensor& sb,
+                   const at::Tensor& same) {
+  at::Tensor m = at::add(pa, pb).mul_(0.5);
+  // m log m with 0 log 0 = 0: m = 0 only where both underflowed, and 0 * log(tiny) is 0. (xlogy
+  // would say the same through a scalar log, several times slower than the vectorised one.)
+  at::Tensor m_log_m = m * m.clamp_min(std::numeric_limits<double>::denorm_min()).log_();
+  at::Tensor js = (sa + sb).mul_(0.5) - m_log_m.sum(-1);
+  return at::where(same, at::zeros_like(js), js.clamp_min_(0));
+}
+
+// Every statistic of C positions from their lens logits [L+1, C, V] (float32) and residual
+// streams [L+1, C, hidden]; ids[c] is the token position c predicts (-1: none). Softmax,
+// entropy and divergences in float64 from the float32 logits; rank and top-k from the float32
+// logits themselves (the same order as the probabilities', at half the memory traffic).
+std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& hidden, const std::vector<int>& ids,
+                                   const LensOptions& o) {
+  const int64_t n = logits.size(0), last = n - 1, C = logits.size(1);
+  at::Tensor logp = at::log_softmax(logits.to(at::kDouble), -1);
+  at::Tensor p = logp.exp();
+  at::Tensor plogp = (p * logp).sum(-1);  // [n, C], = -entropy; logp is finite, so p = 0 adds 0
+  at::Tensor d_prev, d_final;
+  const at::Tensor below = p.narrow(0, 0, last), above = p.narrow(0, 1, last), top = p.narrow(0, last, 1);
+  if (o.divergence == Divergence::jsd) {
+    at::Tensor same_prev = at::eq(logits.narrow(0, 0, last), logits.narrow(0, 1, last)).all(-1);
+    at::Tensor same_final = at::eq(logits, logits.narrow(0, last, 1)).all(-1);
+    d_prev = js_rows(below, above, plogp.narrow(0, 0, last), plogp.narrow(0, 1, last), same_prev);
+    d_final = js_rows(p, top, plogp, plogp.narrow(0, last, 1), same_final);
+  } else {
+    d_prev = dola_divergence(below, above);
+    d_final = dola_divergence(p, top.expand_as(p));
+  }
+  std::vector<int64_t> wide;
+  for (int id : ids) wide.push_back(std::max(id, 0));
+  at::Tensor index = at::tensor(wide, at::kLong).to(logits.device()).view({1, C, 1}).expand({n, C, 1});
+  at::Tensor tok_logit = logits.gather(-1, index);
+  at::Tensor rank = at::gt(logits, tok_logit).sum(-1) + 1;
+  at::Tensor p_token = p.gather(-1, index).squeeze(-1);
+  auto top_k = logits.topk(std::min<int64_t>(o.top_k, logits.size(-1)), -1);
+  at::Tensor top_ids = std::get<1>(top_k), top_probs = p.gather(-1, top_ids);
+
+  at::Tensor h = hidden.to(at::kDouble);
+  at::Tensor norms = h.norm(2, -1);
+  at::Tensor cos_prev = at::cosine_similarity(h.narrow(0, 0, last), h.narrow(0, 1, last), -1);
+  at::Tensor cos_final = at::cosine_similarity(h, h.narrow(0, last, 1).expand_as(h), -1);
+
+  // One device-to-host copy per call.
+  at::Tensor packed = at::cat({p_token.flatten(), rank.to(at::kDouble).flatten(), (-plogp).flatten(),
+                               d_prev.flatten(), d_final.flatten(), norms.flatten(), cos_prev.flatten(),
+                               cos_final.flatten(), top_ids.to(at::kDouble).flatten(), top_probs.flatten()})
+                          .to(at::kCPU)
+                          .contiguous();
+  const double* v = packed.data_ptr<double>();
+  const int64_t k = top_ids.size(-1);
+  std::vector<TokenTrace> traces(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c) {
+    TokenTrace& t = traces[static_cast<size_t>(c)];
+    t.token_id = ids[static_cast<size_t>(c)];
+    const double* cursor = v;
+    // Column c of a [rows, C] block, optionally preceded by a NaN (layer 0 of d_prev, cos_prev).
+    auto column = [&](int64_t rows, bool lead_nan) {
+      std::vector<double> out;
+      if (lead_nan) out.push_back(kNaN);
+      for (int64_t l = 0; l < rows; ++l) out.push_back(cursor[l * C + c]);
+      cursor += rows * C;
+      return out;
+    };
+    t.p_token = column(n, false);
+    for (double r : column(n, false)) t.rank.push_back(static_cast<int64_t>(r));
+    t.entropy = column(n, false);
+    t.d_prev = column(last, true);
+    t.d_final = column(n, false);
+    t.h_norm = column(n, false);
+    t.cos_prev = column(last, true);
+    t.cos_final = column(n, false);
+    for (int64_t l = 0; l < n; ++l) {
+      const double* ids_at = cursor + (l * C + c) * k;
+      const double* probs_at = cursor + n * C * k + (l * C + c) * k;
+      t.topk_ids.emplace_back(ids_at, ids_at + k);
+      t.topk_probs.emplace_back(probs_at, probs_at + k);
+    }
+    if (t.token_id < 0) {
+      t.p_token.assign(static_cast<size_t>(n), kNaN);
+      t.rank.assign(static_cast<size_t>(n), 0);
+    }
+  }
+  return traces;
 }
 
 }  // namespace
 
 TokenTrace lens_statistics(const VisionLanguageModel& model, const at::Tensor& stack, int token_id,
                            const LensOptions& options) {
-  const int64_t layers = stack.size(0), last = layers - 1;
-  // Logits in the compute dtype as the model makes them; statistics in float64 from float32.
-  at::Tensor logits = model.unembed(lens_input(model, stack, options.mode)).to(at::kFloat);
-  at::Tensor logp = at::log_softmax(logits.to(at::kDouble), -1);  // [L+1, V]
-  at::Tensor p = at::exp(logp);
-  at::Tensor tok_logp = logp.select(1, token_id).unsqueeze(1);
-  at::Tensor rank = (logp > tok_logp).sum(1) + 1;
-  at::Tensor entropy = -at::where(p > 0, p * logp, at::zeros_like(p)).sum(1);
-  at::Tensor d_prev = divergence(options.divergence, p.narrow(0, 0, last), p.narrow(0, 1, last));
-  at::Tensor d_final = divergence(options.divergence, p, p.narrow(0, last, 1).expand_as(p));
-  auto top = p.topk(std::min<int64_t>(options.top_k, p.size(1)), 1);
-
-  // Features of the raw residual stream, float64.
-  at::Tensor h = stack.to(at::kDouble);
-  at::Tensor norms = h.norm(2, 1);
-  at::Tensor cos_prev = at::cosine_similarity(h.narrow(0, 0, last), h.narrow(0, 1, last), 1);
-  at::Tensor cos_final = at::cosine_similarity(h, h.narrow(0, last, 1).expand_as(h), 1);
-
-  // One batch of device-to-host copies per step.
-  at::Tensor packed = at::cat({p.select(1, token_id), rank.to(at::kDouble), entropy, d_prev, d_final, norms,
-                               cos_prev, cos_final}).to(at::kCPU);
-  std::vector<double> v = to_vector(packed);
-  auto take = [&](int64_t offset, int64_t n) {
-    return std::vector<double>(v.begin() + offset, v.begin() + offset + n);
-  };
-  TokenTrace t;
-  t.token_id = token_id;
-  const int64_t n = layers, m = last;
-  t.p_token = take(0, n);
-  for (double r : take(n, n)) t.rank.push_back(static_cast<int64_t>(r));
-  t.entropy = take(2 * n, n);
-  t.d_prev = take(3 * n, m);
-  t.d_prev.insert(t.d_prev.begin(), kNaN);
-  t.d_final = take(3 * n + m, n);
-  t.h_norm = take(4 * n + m, n);
-  t.cos_prev = take(5 * n + m, m);
-  t.cos_prev.insert(t.cos_prev.begin(), kNaN);
-  t.cos_final = take(5 * n + 2 * m, n);
-  at::Tensor ids = std::get<1>(top).to(at::kCPU).contiguous();
-  at::Tensor probs = std::get<0>(top).to(at::kCPU).contiguous();
-  const int64_t k = ids.size(1);
-  for (int64_t l = 0; l < n; ++l) {
-    t.topk_ids.emplace_back(ids.data_ptr<int64_t>() + l * k, ids.data_ptr<int64_t>() + (l + 1) * k);
-    t.topk_probs.emplace_back(probs.data_ptr<double>() + l * k, probs.data_ptr<double>() + (l + 1) * k);
-  }
-  return t;
+  at::Tensor column = stack.unsqueeze(1);
+  return statistics(lens_logits(model, column, options.mode), column, {token_id}, options).front();
 }
 
 LogitLens::LogitLens(const VisionLanguageModel& model, LensOptions options) : model_(model), options_(options) {
@@ -90,25 +145,70 @@ LogitLens::LogitLens(const VisionLanguageModel& model, LensOptions options) : mo
 
 std::vector<int64_t> LogitLens::positions_wanted(int64_t first, int64_t count) {
   position_ = first + count - 1;  // the position that predicts the next token
-  return {position_};
+  logits_ = at::Tensor();
+  if (!options_.prompt_positions || prefill_done_) return {position_};
+  std::vector<int64_t> all;
+  for (int64_t p = first; p <= position_; ++p) all.push_back(p);
+  return all;
 }
 
-void LogitLens::on_residual(const std::string&, int layer, const std::vector<int64_t>&, const at::Tensor& hidden) {
+void LogitLens::on_residual(const std::string&, int layer, const std::vector<int64_t>& positions, const at::Tensor& hidden) {
   auto t0 = std::chrono::steady_clock::now();
-  if (!stack_.defined()) stack_ = at::empty({model_.info().num_layers + 1, hidden.size(1)}, hidden.options());
-  stack_.select(0, layer).copy_(hidden.select(0, 0));
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int num_layers = model_.info().num_layers;
+  if (!stack_.defined()) stack_ = at::empty({num_layers + 1, hidden.size(1)}, hidden.options());
+  stack_.select(0, layer).copy_(hidden.select(0, hidden.size(0) - 1));  // the last wanted = the predicting one
+  if (positions.size() > 1) {
+    if (!prompt_.defined()) prompt_ = at::empty({num_layers + 1, hidden.size(0), hidden.size(1)}, hidden.options());
+    prompt_.select(0, layer).copy_(hidden);
+  }
+  if (layer == num_layers) {
+    prefill_done_ = true;
+    logits_ = lens_logits(model_, stack_.unsqueeze(1), options_.mode).squeeze(1);
+    shares_output_ = options_.mode != LensMode::raw && model_.unembed_rows_independent(num_layers + 1);
+  }
+  seconds_ += seconds_since(t0);
+}
+
+at::Tensor LogitLens::output_logits() {
+  if (!shares_output_ || !logits_.defined()) return {};
+  return logits_.select(0, logits_.size(0) - 1);
 }
 
 void LogitLens::on_token(int step, int token_id) {
   auto t0 = std::chrono::steady_clock::now();
-  TokenTrace t = lens_statistics(model_, stack_, token_id, options_);
+  if (!logits_.defined()) logits_ = lens_logits(model_, stack_.unsqueeze(1), options_.mode).squeeze(1);
+  TokenTrace t = statistics(logits_.unsqueeze(1), stack_.unsqueeze(1), {token_id}, options_).front();
   t.step = step;
   t.position = position_;
   traces_.push_back(std::move(t));
   // copy: stack_ is reused by the next step, and .to() returns it unchanged when already f32 on CPU
   if (options_.keep_hidden) hidden_.push_back(stack_.to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true));
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  seconds_ += seconds_since(t0);
+}
+
+std::vector<TokenTrace> LogitLens::prompt_statistics(const std::vector<int>& next_ids) {
+  if (!prompt_.defined()) return {};
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t positions = prompt_.size(1), rows = prompt_.size(0);
+  if (static_cast<int64_t>(next_ids.size()) != positions)
+    throw RuntimeFailure("lens: " + std::to_string(next_ids.size()) + " next ids for " + std::to_string(positions) +
+                         " prompt positions");
+  const int64_t chunk = std::max<int64_t>(1, options_.chunk_elements / (rows * model_.info().vocab_size));
+  std::vector<TokenTrace> out;
+  for (int64_t first = 0; first < positions; first += chunk) {
+    const int64_t n = std::min(chunk, positions - first);
+    at::Tensor h = prompt_.narrow(1, first, n);
+    std::vector<int> ids(next_ids.begin() + first, next_ids.begin() + first + n);
+    std::vector<TokenTrace> traces = statistics(lens_logits(model_, h, options_.mode), h, ids, options_);
+    for (int64_t i = 0; i < n; ++i) {
+      traces[static_cast<size_t>(i)].step = -1;
+      traces[static_cast<size_t>(i)].position = first + i;
+      out.push_back(std::move(traces[static_cast<size_t>(i)]));
+    }
+  }
+  prompt_ = at::Tensor();
+  seconds_ += seconds_since(t0);
+  return out;
 }
 
 }  // namespace lvlm

@@ -17,7 +17,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden) {
+int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden, HiddenStateObserver* observer) {
+  if (observer) {
+    at::Tensor logits = observer->output_logits();
+    if (logits.defined()) return static_cast<int>(logits.argmax(-1).item<int64_t>());
+  }
   at::Tensor last = hidden.narrow(0, hidden.size(0) - 1, 1);
   at::Tensor logits = model.unembed(model.final_norm(last));
   return static_cast<int>(logits.argmax(-1).item<int64_t>());  // first maximum, as torch.argmax
@@ -63,7 +67,7 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
 
   t0 = std::chrono::steady_clock::now();
   at::Tensor sequence = prompt.embeddings;  // grows only without a cache
-  int next = argmax_last(model, model.forward(sequence, kv, forward));
+  int next = argmax_last(model, model.forward(sequence, kv, forward), options.observer);
   result.prefill_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   result.stop_reason = "max_new_tokens";
@@ -78,10 +82,10 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
     if (static_cast<int>(result.token_ids.size()) >= options.max_new_tokens) break;
     at::Tensor step = model.embed_tokens({next});
     if (kv) {
-      next = argmax_last(model, model.forward(step, kv, forward));
+      next = argmax_last(model, model.forward(step, kv, forward), options.observer);
     } else {
       sequence = at::cat({sequence, step}, 0);
-      next = argmax_last(model, model.forward(sequence, nullptr, forward));
+      next = argmax_last(model, model.forward(sequence, nullptr, forward), options.observer);
     }
   }
   result.decode_seconds = seconds_since(t0);

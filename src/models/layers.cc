@@ -1,5 +1,7 @@
 #include "layers.h"
 
+#include <torch/version.h>
+
 #include <cmath>
 #include <cstdint>
 
@@ -104,7 +106,12 @@ at::ScalarType parse_compute_dtype(const std::string& name, bool cuda) {
   if (name == "auto") return cuda ? at::kBFloat16 : at::kFloat;
   if (name == "f32" || name == "float32") return at::kFloat;
   if (name == "bf16" || name == "bfloat16") return at::kBFloat16;
-  if (name == "f16" || name == "float16") return at::kHalf;
+  if (name == "f16" || name == "float16") {
+    if (!cuda && TORCH_VERSION_MAJOR < 2)
+      throw UsageError("--dtype f16 needs a CUDA device or libtorch 2 on the CPU (libtorch " TORCH_VERSION
+                       " has no CPU float16 layer norm); use bf16 or f32");
+    return at::kHalf;
+  }
   throw UsageError("--dtype: '" + name + "' is not one of auto, f32, bf16, f16");
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "lvlm_probe/checkpoint.h"
+#include "cpu_matmul.h"
 #include "lvlm_probe/common.h"
 
 namespace lvlm {
@@ -39,7 +40,7 @@ at::Tensor tensor_from_view(const TensorView& view);  // aliasing CPU tensor in 
 struct Linear {
   at::Tensor weight, bias;  // [out, in], [out] or undefined
   static Linear load(WeightLoader& w, const std::string& prefix, int64_t out, int64_t in, bool has_bias);
-  at::Tensor operator()(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+  at::Tensor operator()(const at::Tensor& x) const { return linear_forward(x, weight, bias); }
 };
 
 // torch.nn.LayerNorm (CLIP).

@@ -36,6 +36,9 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
   at::Device device = parse_device(options.device);
   at::ScalarType dtype = parse_compute_dtype(options.dtype, device.is_cuda());
   configure_threads(options.threads);
+  if (options.reduced_math != "exact" && options.reduced_math != "fast")
+    throw UsageError("--reduced-math must be exact or fast, not '" + options.reduced_math + "'");
+  set_fast_reduced_precision(options.reduced_math == "fast");
   if (!is_directory(model_dir))
     throw InputError(model_dir, file_exists(model_dir) ? "is not a directory (expected a model directory)"
                                                        : "model directory does not exist");
@@ -58,7 +61,9 @@ void configure_threads(int threads) {
   if (threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");
   const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
   at::set_num_threads(n);
-  if (openblas_set_num_threads) openblas_set_num_threads(n);
+  // One thread pool: large products run OpenBLAS single-threaded on ATen's threads (cpu_matmul.cc);
+  // OpenBLAS's own pool on top of ATen's oversubscribes the cores (3x slower decoding at 2 cores).
+  if (openblas_set_num_threads) openblas_set_num_threads(1);
 }
 
 std::string resid_tap_name(int layer) {

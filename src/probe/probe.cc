@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -61,6 +62,24 @@ StageOptions resolve_stage_options(const ProbeRequest& r, const ModelInfo& info)
                      " is for a " + info.family + " model with " + std::to_string(info.num_layers) +
                      " layers and hidden size " + std::to_string(info.hidden_size));
   return o;
+}
+
+// The id each prompt position predicts: the next input id, -1 where the next position holds an
+// image feature, and the first generated token after the last position. One image token in the
+// prompt stands for the run of features; an already-expanded run stands for itself.
+std::vector<int> next_prompt_ids(const ProbeResult& r, int image_token) {
+  const auto images = std::count(r.prompt_ids.begin(), r.prompt_ids.end(), image_token);
+  std::vector<int> sequence;
+  for (int id : r.prompt_ids) {
+    if (id != image_token) sequence.push_back(id);
+    else sequence.insert(sequence.end(), images == 1 ? r.image_positions.size() : 1, -1);
+  }
+  if (static_cast<int64_t>(sequence.size()) != r.sequence_length || r.token_ids.empty())
+    throw RuntimeFailure("--positions all: the expanded prompt has " + std::to_string(sequence.size()) +
+                         " positions, the model saw " + std::to_string(r.sequence_length));
+  sequence.erase(sequence.begin());
+  sequence.push_back(r.token_ids.front());
+  return sequence;
 }
 
 }  // namespace
@@ -123,6 +142,7 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   lens_options.divergence = request.divergence;
   lens_options.top_k = request.top_k;
   lens_options.keep_hidden = !request.dump_features.empty();
+  lens_options.prompt_positions = request.prompt_positions;
   LogitLens lens(*s.model, lens_options);
   GenerateOptions gen;
   gen.max_new_tokens = request.max_new_tokens;
@@ -136,9 +156,15 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.stop_reason = out.stop_reason;
   r.text = s.decode(out.token_ids);
   r.tokens = lens.traces();
+  if (request.prompt_positions)
+    r.prompt_positions = lens.prompt_statistics(next_prompt_ids(r, s.model->info().image_token_index));
   std::set<int> ids;
   for (const auto& t : r.tokens) {
     r.token_texts.push_back(s.token_text(t.token_id));
+    for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
+  }
+  for (const auto& t : r.prompt_positions) {
+    if (t.token_id >= 0) ids.insert(t.token_id);
     for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
   }
   for (int id : ids) r.pieces.emplace_back(id, s.token_text(id));
@@ -170,6 +196,32 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   }
   r.timing.total = s.load_seconds + seconds_since(t0);
   s.load_seconds = 0;  // loading is charged to the first probe of a session only
+  return r;
+}
+
+ProbeResult ProbeSession::generate(const ProbeRequest& request) {
+  auto t0 = Clock::now();
+  Impl& s = *impl_;
+  ProbeResult r;
+  r.model = s.model->info();
+  r.request = request;
+  r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
+  at::Tensor pixels = s.pixels(request, &r.image_sha256);
+  GenerateOptions gen;
+  gen.max_new_tokens = request.max_new_tokens;
+  gen.stop_at_eos = request.stop_at_eos;
+  GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
+  r.image_positions = out.image_positions;
+  r.sequence_length = out.prompt_length;
+  r.token_ids = out.token_ids;
+  r.stop_reason = out.stop_reason;
+  r.text = s.decode(out.token_ids);
+  r.timing.load = s.load_seconds;
+  r.timing.vision = out.vision_seconds;
+  r.timing.prefill = out.prefill_seconds;
+  r.timing.decode = out.decode_seconds;
+  r.timing.total = s.load_seconds + seconds_since(t0);
+  s.load_seconds = 0;
   return r;
 }
 

@@ -120,7 +120,18 @@ OrderedJson settings_json(const ProbeRequest& q) {
   j["stages"] = stage_options_json(q.stages);
   j["skip_layers"] = q.skip_layers;
   j["skip_stabilization"] = q.skip_stabilization;
+  j["positions"] = q.prompt_positions ? "all" : "last";
   return j;
+}
+
+OrderedJson topk_json(const TokenTrace& t, const std::map<int, std::string>& pieces) {
+  OrderedJson topk = OrderedJson::array();
+  for (size_t l = 0; l < t.topk_ids.size(); ++l) {
+    OrderedJson texts = OrderedJson::array();
+    for (int id : t.topk_ids[l]) texts.push_back(pieces.at(id));
+    topk.push_back({{"ids", t.topk_ids[l]}, {"pieces", texts}, {"probs", numbers(t.topk_probs[l])}});
+  }
+  return topk;
 }
 
 OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::map<int, std::string>& pieces,
@@ -140,13 +151,28 @@ OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::
   j["h_norm"] = numbers(t.h_norm);
   j["cos_prev"] = numbers(t.cos_prev);
   j["cos_final"] = numbers(t.cos_final);
-  OrderedJson topk = OrderedJson::array();
-  for (size_t l = 0; l < t.topk_ids.size(); ++l) {
-    OrderedJson texts = OrderedJson::array();
-    for (int id : t.topk_ids[l]) texts.push_back(pieces.at(id));
-    topk.push_back({{"ids", t.topk_ids[l]}, {"pieces", texts}, {"probs", numbers(t.topk_probs[l])}});
-  }
-  j["topk"] = topk;
+  j["topk"] = topk_json(t, pieces);
+  return j;
+}
+
+// --positions all: a prompt position with the per-layer arrays of tokens[] for the id it predicts.
+OrderedJson prompt_position_json(const TokenTrace& t, const ProbeResult& r, const std::map<int, std::string>& pieces) {
+  const bool image = std::binary_search(r.image_positions.begin(), r.image_positions.end(), t.position);
+  const bool has_next = t.token_id >= 0;
+  OrderedJson j;
+  j["position"] = t.position;
+  j["kind"] = image ? "image" : "text";
+  j["next_id"] = has_next ? OrderedJson(t.token_id) : OrderedJson(nullptr);
+  j["next_piece"] = has_next ? OrderedJson(pieces.at(t.token_id)) : OrderedJson(nullptr);
+  j["p_next"] = has_next ? numbers(t.p_token) : OrderedJson(nullptr);
+  j["rank_next"] = has_next ? OrderedJson(t.rank) : OrderedJson(nullptr);
+  j["entropy"] = numbers(t.entropy);
+  j["d_prev"] = numbers(t.d_prev);
+  j["d_final"] = numbers(t.d_final);
+  j["h_norm"] = numbers(t.h_norm);
+  j["cos_prev"] = numbers(t.cos_prev);
+  j["cos_final"] = numbers(t.cos_final);
+  j["topk"] = topk_json(t, pieces);
   return j;
 }
 
@@ -204,6 +230,11 @@ OrderedJson build_report(const ProbeResult& r) {
   for (size_t i = 0; i < r.tokens.size(); ++i)
     tokens.push_back(token_json(r.tokens[i], r.token_texts[i], pieces, r.stages.per_token[i]));
   j["tokens"] = tokens;
+  if (r.request.prompt_positions) {
+    OrderedJson prompt = OrderedJson::array();
+    for (const auto& t : r.prompt_positions) prompt.push_back(prompt_position_json(t, r, pieces));
+    j["prompt_positions"] = prompt;
+  }
   j["layers"] = layers_json(r);
   j["stages"] = stages_json(r.stages);
   j["skip"] = r.skip ? skip_json(*r.skip) : OrderedJson(nullptr);

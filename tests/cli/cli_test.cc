@@ -218,3 +218,32 @@ TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
 
 }  // namespace
 }  // namespace lvlm
+
+namespace lvlm {
+namespace {
+
+TEST(CliRender, ReportToPageAndBadInput) {
+  test::TempDir dir;
+  const std::string report = test::data_path("reports/demo-report.json"), page = dir.file("page.html");
+  test::CliResult r = test::run_cli("render '" + report + "' --out '" + page + "' --focus 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = read_file(page);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("Token #2"), std::string::npos);
+  write_file_atomic(dir.file("bad.json"), R"({"schema": "something/else"})");
+  test::CliResult bad = test::run_cli("render '" + dir.file("bad.json") + "' --out '" + dir.file("bad.html") + "'");
+  EXPECT_EQ(bad.exit_code, 3);
+  EXPECT_NE(bad.err.find(dir.file("bad.json")), std::string::npos) << bad.err;
+  EXPECT_FALSE(file_exists(dir.file("bad.html")));
+  EXPECT_EQ(test::run_cli("render '" + report + "' --focus 99 --out '" + dir.file("x.html") + "'").exit_code, 2);
+}
+
+TEST(CliRender, RunWritesTheHtmlBesideTheReport) {
+  test::TempDir dir;
+  test::CliResult r = test::run_cli("demo --out '" + dir.file("r.json") + "' --html '" + dir.file("r.html") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(dir.file("r.html")).find("lvlm-probe report"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lvlm

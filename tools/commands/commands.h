@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 
+#include "lvlm_probe/json.h"
+
 namespace lvlm::cli {
 
 using Action = std::function<int()>;
@@ -15,6 +17,12 @@ void add_demo(CLI::App& app, Action& action);
 void add_check(CLI::App& app, Action& action);
 void add_inspect(CLI::App& app, Action& action);
 void add_preprocess(CLI::App& app, Action& action);
+void add_render(CLI::App& app, Action& action);
+void add_make_model(CLI::App& app, Action& action);
+void add_bench(CLI::App& app, Action& action);
+
+// Writes the HTML page of a report or summary (atomic; "-" = stdout).
+void write_html(const std::string& path, const Json& report_or_summary, int focus_step = -1);
 
 // Where the shipped data lives: $LVLM_PROBE_DATA, else the source tree the binary was built from.
 std::string shipped_path(const std::string& relative);

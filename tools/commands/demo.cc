@@ -10,15 +10,17 @@ namespace lvlm::cli {
 
 void add_demo(CLI::App& app, Action& action) {
   auto f = std::make_shared<ProbeFlags>();
+  auto html = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("demo-report.json");
   CLI::App* sub = app.add_subcommand("demo", "probe the shipped tiny LLaVA model on its test image");
   sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
+  sub->add_option("--html", *html, "also write the HTML page with the figures");
   f->request.prompt = "What is shown in this image?";
   f->request.max_new_tokens = 8;
   sub->add_option("--prompt", f->request.prompt, "the question")->capture_default_str();
   add_probe_flags(*sub, *f);
-  sub->callback([&action, f, out] {
-    action = [f, out] {
+  sub->callback([&action, f, out, html] {
+    action = [f, out, html] {
       f->session.model_dir = shipped_path("tests/data/tiny-llava");
       f->request.image = shipped_path("tests/data/tiny-llava/test.png");
       finish_probe_flags(*f);
@@ -26,7 +28,9 @@ void add_demo(CLI::App& app, Action& action) {
                    f->session.model_dir);
       ProbeSession session(f->session);
       ProbeResult result = session.run(f->request);
-      write_report(*out, build_report(result));
+      const OrderedJson report = build_report(result);
+      write_report(*out, report);
+      if (!html->empty()) write_html(*html, Json::parse(report.dump()));
       print_summary(result, *out);
       return 0;
     };

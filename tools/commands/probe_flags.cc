@@ -30,8 +30,15 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
   sub.add_option("--skip-layers", f.skip_layers, "also run with these layers as identity, e.g. 19-30,32");
   sub.add_option("--skip", f.skip, "stabilization: also run with the layers (c, m) skipped")
       ->check(CLI::IsMember({"stabilization"}));
+  sub.add_option("--positions", f.positions, "last: measure the predicting position of each generated token; "
+                                             "all: also every prompt position (report section prompt_positions)")
+      ->capture_default_str()->check(CLI::IsMember({"last", "all"}));
   sub.add_option("--dtype", f.session.device.dtype, "compute dtype: auto (bf16 on CUDA, f32 on CPU), f32, bf16, f16")
       ->capture_default_str()->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}));
+  sub.add_option("--reduced-math", f.session.device.reduced_math,
+                 "bf16/f16 on the CPU: exact (libtorch's kernels, as transformers) or fast (float32 "
+                 "products rounded once; ~30x faster on libtorch 1.13)")
+      ->capture_default_str()->check(CLI::IsMember({"exact", "fast"}));
   sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = all cores)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
@@ -44,6 +51,7 @@ void finish_probe_flags(ProbeFlags& f) {
   if (!f.input_ids.empty()) r.input_ids = parse_input_ids(f.input_ids);
   if (!f.skip_layers.empty()) r.skip_layers = parse_int_list(f.skip_layers, "--skip-layers");
   r.skip_stabilization = f.skip == "stabilization";
+  r.prompt_positions = f.positions == "all";
   r.stages = stage_options_from_flags(f.stages, f.critical_layer, f.stage_config);
   r.stage_configs_dir = shipped_path("configs");
 }

@@ -12,6 +12,7 @@ struct ProbeFlags {
   SessionOptions session;
   ProbeRequest request;
   std::string input_ids, lens = "norm", js = "jsd", stages = "auto", skip_layers, skip, stage_config;
+  std::string positions = "last";
   int critical_layer = 0;
 };
 

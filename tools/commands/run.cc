@@ -7,6 +7,7 @@ namespace lvlm::cli {
 
 void add_run(CLI::App& app, Action& action) {
   auto f = std::make_shared<ProbeFlags>();
+  auto html = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("report.json");
   auto features = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("run", "probe one image and prompt; write the JSON report");
@@ -17,15 +18,18 @@ void add_run(CLI::App& app, Action& action) {
   prompt->excludes(ids);
   sub->add_option("--dump-features", *features, "write every token's hidden states [L+1, hidden] as safetensors");
   sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
+  sub->add_option("--html", *html, "also write the HTML page with the figures");
   add_probe_flags(*sub, *f);
-  sub->callback([&action, f, out, features] {
-    action = [f, out, features] {
+  sub->callback([&action, f, out, html, features] {
+    action = [f, out, html, features] {
       if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("run: give --prompt or --input-ids");
       f->request.dump_features = *features;
       finish_probe_flags(*f);
       ProbeSession session(f->session);
       ProbeResult result = session.run(f->request);
-      write_report(*out, build_report(result));
+      const OrderedJson report = build_report(result);
+      write_report(*out, report);
+      if (!html->empty()) write_html(*html, Json::parse(report.dump()));
       print_summary(result, *out);
       return 0;
     };

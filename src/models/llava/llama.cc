@@ -65,14 +65,14 @@ at::Tensor LlamaDecoder::attention(const Block& b, int index, const at::Tensor& 
   }
   // [nkv, group, S, hd] x [nkv, 1, hd, T]: each group of query heads against its key head.
   at::Tensor qg = q.reshape({nkv, group, s, hd});
-  at::Tensor scores = at::matmul(qg, k.unsqueeze(1).transpose(2, 3)) / std::sqrt(static_cast<double>(hd));
+  at::Tensor scores = batched_matmul(qg, k.unsqueeze(1).transpose(2, 3)) / std::sqrt(static_cast<double>(hd));
   if (s > 1) {
     // Causal mask: query i (absolute start + i) sees keys 0..start + i.
     at::Tensor allowed = at::ones({s, total}, x.options().dtype(at::kBool)).tril(total - s);
     scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
   }
   at::Tensor probs = at::softmax(scores, -1, at::kFloat).to(x.scalar_type());  // upcast as HF does
-  at::Tensor out = at::matmul(probs, v.unsqueeze(1));                          // [nkv, group, S, hd]
+  at::Tensor out = batched_matmul(probs, v.unsqueeze(1));                          // [nkv, group, S, hd]
   out = out.reshape({nh, s, hd}).transpose(0, 1).reshape({s, nh * hd});
   return b.o(out);
 }

@@ -86,7 +86,8 @@ class LlavaModel final : public VisionLanguageModel {
   }
   KVCache new_cache(int64_t capacity) const override { return decoder_->new_cache(capacity); }
   at::Tensor final_norm(const at::Tensor& hidden) const override { return decoder_->final_norm(hidden); }
-  at::Tensor unembed(const at::Tensor& normed) const override { return at::linear(normed, lm_head_); }
+  at::Tensor unembed(const at::Tensor& normed) const override { return linear_forward(normed, lm_head_); }
+  bool unembed_rows_independent(int64_t rows) const override { return linear_rows_independent(rows, lm_head_); }
 
  private:
   void fill_info(at::ScalarType dtype, at::Device device) {

@@ -1,0 +1,88 @@
+// Performance tooling (SPEC §7): random-weight LLaVA-1.5-shaped checkpoints for benchmarks and
+// tests (`make-model`), and the runner behind `bench`, which times plain greedy generation against
+// the full probe on the same input. Torch-free interface; make_model is torch-free code, the
+// bench runner links libtorch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lvlm_probe/json.h"
+#include "lvlm_probe/model_config.h"
+#include "lvlm_probe/probe.h"
+
+namespace lvlm {
+
+// --- make-model ------------------------------------------------------------------------------
+// Geometry fields left at 0 take the preset's value.
+struct MakeModelOptions {
+  std::string out_dir;
+  std::string preset = "tiny";  // tiny | bench | llava-1.5-7b-shape
+  int layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, vocab = 0, max_positions = 0;
+  int vision_layers = 0, vision_hidden = 0, vision_intermediate = 0, vision_heads = 0;
+  int image_size = 0, patch_size = 0;
+  bool tie_embeddings = false;
+  std::string dtype;            // f32 | bf16 | f16; "" = the preset's (bf16 for the 7B shape, else f32)
+  uint64_t seed = 0;
+  double init_std = 0.02;       // N(0, std) for matrices and embeddings; norms 1, biases 0
+  uint64_t max_shard_bytes = 0;  // 0 = half the model, at most 2 GiB per shard
+  std::string tokenizer;        // a tokenizer.model to copy, with the tokenizer JSON files beside it
+  bool force = false;           // write into a directory that already holds a checkpoint
+};
+
+struct MadeModel {
+  LlavaConfig config;
+  std::string dtype;                 // "F32", "BF16", "F16"
+  uint64_t parameters = 0, bytes = 0;
+  std::vector<std::string> files;    // written, relative to out_dir
+};
+
+const std::vector<std::string>& make_model_presets();
+
+// Writes config.json, generation_config.json, preprocessor_config.json, the shards and
+// model.safetensors.index.json into options.out_dir (created when missing), in transformers 4.40's
+// LlavaForConditionalGeneration layout. Shards are streamed tensor by tensor, so memory stays at a
+// few MB whatever the model's size; each file appears atomically. The same seed gives the same
+// bytes. UsageError for bad geometry or an occupied directory.
+MadeModel make_model(const MakeModelOptions& options);
+
+// --- bench -----------------------------------------------------------------------------------
+struct BenchOptions {
+  SessionOptions session;          // model directory and device; threads set per entry of `threads`
+  ProbeRequest request;            // the probe's settings; EOS is ignored (exactly max_new_tokens)
+  int repeat = 3;
+  std::vector<int> threads = {1, 2};
+};
+
+// Medians over the repeats of one mode at one thread count.
+struct BenchRun {
+  std::string mode;                // "plain" (greedy generation only) | "probe" (the full probe)
+  int threads = 0;
+  ProbeTiming timing;              // total = wall clock from loading to the finished result
+  double tokens_per_second = 0;    // new tokens / (prefill + decode)
+  double decode_tokens_per_second = 0;  // (new tokens - 1) / decode: one forward pass each
+  uint64_t peak_rss_bytes = 0;     // of the process that ran it (each repeat is a fresh process)
+  int new_tokens = 0;
+  int64_t sequence_length = 0;
+  std::vector<int> token_ids;      // of the first repeat
+  std::vector<ProbeTiming> samples;
+};
+
+struct BenchResult {
+  ModelInfo model;
+  uint64_t weights_bytes = 0;      // safetensors data on disk
+  int repeat = 0, max_new_tokens = 0;
+  std::vector<BenchRun> runs;      // plain and probe for each thread count
+  std::string load_average;        // /proc/loadavg before the runs: other work skews timings
+};
+
+// Runs every (thread count, repeat, mode) in a child process of its own, so that each load is
+// timed, peak RSS belongs to that run alone, and thread pools are sized before any is created.
+// The calling process must not have used libtorch yet (fork would copy its thread pools' state).
+BenchResult run_bench(const BenchOptions& options);
+
+OrderedJson bench_json(const BenchResult& result);
+std::string bench_table(const BenchResult& result);  // aligned text table plus overhead lines
+
+}  // namespace lvlm

@@ -1,0 +1,197 @@
+#include "cpu_matmul.h"
+
+#include <ATen/ExpandUtils.h>
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <cstring>
+
+namespace lvlm {
+namespace {
+
+// Up to this many rows the AVX2 kernel beats OpenBLAS on this kind of machine (measured in
+// docs/performance.md: 9 rows x 32064 x 512 takes 14 ms against 21 ms; 33 rows of a 7B model's
+// LM head 141 ms against 173 ms, at 2 threads). Beyond it, OpenBLAS's packed kernels win.
+constexpr int64_t kSkinnyMaxRows = 48;
+
+// --- The AVX2 kernel: out[m, n] = sum_k x[m, k] w[n, k] -----------------------------------------
+// A tile is R rows of w against C rows of x: R * C accumulators of 8 lanes stay in registers, each
+// w vector loaded (and widened from bf16) once per C products. x is small (<= 48 rows) and stays
+// in cache, w streams from memory exactly once. 4 x 3 measured best on Zen (one 256-bit load and
+// one 256-bit FMA per cycle): 27 GFLOP/s on 9 rows against 19 for 4 x 2; L + 1 rows (9 for the
+// bench model, 33 for LLaVA-7B) are multiples of 3.
+#define LVLM_AVX2 __attribute__((target("avx2,fma")))
+
+LVLM_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+LVLM_AVX2 inline __m256 load8(const uint16_t* p) {  // bfloat16 = the high half of a float32
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+inline float widen(float v) { return v; }
+inline float widen(uint16_t v) {
+  const uint32_t bits = uint32_t(v) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+LVLM_AVX2 inline float horizontal_sum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+template <int R, int C, typename W>
+LVLM_AVX2 void tile(const float* x, int64_t K, const W* w, int64_t n0, int64_t m0, float* out, int64_t N) {
+  __m256 acc[R][C];
+  const W* wr[R];
+  const float* xr[C];
+  for (int r = 0; r < R; ++r) wr[r] = w + (n0 + r) * K;
+  for (int c = 0; c < C; ++c) xr[c] = x + (m0 + c) * K;
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load8(wr[r] + k);
+    for (int c = 0; c < C; ++c) {
+      const __m256 xv = _mm256_loadu_ps(xr[c] + k);
+      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float s = horizontal_sum(acc[r][c]);
+      for (int64_t t = k; t < K; ++t) s += widen(wr[r][t]) * xr[c][t];
+      out[(m0 + c) * N + n0 + r] = s;
+    }
+}
+
+// Output columns [4 * first_block, 4 * end_block) (clipped to N) for every row of x.
+template <typename W>
+void skinny_blocks(const float* x, int64_t M, int64_t K, const W* w, int64_t N, float* out, int64_t first_block,
+                   int64_t end_block) {
+  for (int64_t b = first_block; b < end_block; ++b) {
+    const int64_t n0 = 4 * b;
+    if (n0 + 4 <= N) {
+      int64_t m = 0;
+      for (; m + 3 <= M; m += 3) tile<4, 3>(x, K, w, n0, m, out, N);
+      if (M - m == 2) tile<4, 2>(x, K, w, n0, m, out, N);
+      if (M - m == 1) tile<4, 1>(x, K, w, n0, m, out, N);
+    } else {
+      for (int64_t n = n0; n < N; ++n)
+        for (int64_t m = 0; m < M; ++m) tile<1, 1>(x, K, w, n, m, out, N);
+    }
+  }
+}
+
+// x [M, K] float32 contiguous, w [N, K] float32 or bfloat16 contiguous -> out [M, N] float32.
+void skinny_gemm(const at::Tensor& x, const at::Tensor& w, at::Tensor& out) {
+  const int64_t M = x.size(0), K = x.size(1), N = w.size(0), blocks = (N + 3) / 4;
+  const float* xp = x.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  // A chunk of at least ~64k multiply-adds, so that thread start-up stays small beside the work.
+  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, 4 * K * M));
+  at::parallel_for(0, blocks, grain, [&](int64_t begin, int64_t end) {
+    if (w.scalar_type() == at::kFloat)
+      skinny_blocks(xp, M, K, w.data_ptr<float>(), N, op, begin, end);
+    else
+      skinny_blocks(xp, M, K, reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>()), N, op, begin, end);
+  });
+}
+
+bool skinny_fits(const at::Tensor& x2, const at::Tensor& w) { return linear_rows_independent(x2.size(0), w); }
+
+// out = x b for x [M, K], b [K, N] (any strides), all float32: row blocks of x on ATen's threads,
+// each through single-threaded OpenBLAS (configure_threads keeps OpenBLAS at one thread).
+void blocked_mm(const at::Tensor& x, const at::Tensor& b, at::Tensor& out) {
+  const int64_t M = x.size(0), threads = at::get_num_threads();
+  if (threads == 1 || M < 16 * threads || at::in_parallel_region()) {
+    at::mm_out(out, x, b);
+    return;
+  }
+  at::parallel_for(0, threads, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t r0 = M * t / threads, r1 = M * (t + 1) / threads;
+      at::Tensor rows = out.narrow(0, r0, r1 - r0);
+      at::mm_out(rows, x.narrow(0, r0, r1 - r0), b);
+    }
+  });
+}
+
+bool g_fast_reduced = false;
+
+// float16 always: libtorch 1.13 has no CPU float16 product at all ("addmm_impl_cpu_ not
+// implemented for 'Half'"), so there is no libtorch result to stay equal to.
+bool reduced_through_float(at::ScalarType dtype) {
+  return dtype == at::kHalf || (dtype == at::kBFloat16 && g_fast_reduced);
+}
+
+}  // namespace
+
+void set_fast_reduced_precision(bool fast) { g_fast_reduced = fast; }
+bool fast_reduced_precision() { return g_fast_reduced; }
+
+bool skinny_kernel_available() {
+  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return available;
+}
+
+bool linear_rows_independent(int64_t rows, const at::Tensor& w) {
+  return skinny_kernel_available() && w.device().is_cpu() && rows <= kSkinnyMaxRows && w.dim() == 2 &&
+         w.is_contiguous() && (w.scalar_type() == at::kFloat || (w.scalar_type() == at::kBFloat16 && g_fast_reduced));
+}
+
+at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  const at::ScalarType dtype = x.scalar_type();
+  const bool reduced = reduced_through_float(dtype);
+  if (!x.device().is_cpu() || (dtype != at::kFloat && !reduced)) return at::linear(x, weight, bias);
+  const int64_t K = x.size(-1), N = weight.size(0);
+  at::Tensor x2 = x.reshape({-1, K}).to(at::kFloat).contiguous();
+  at::Tensor out = at::empty({x2.size(0), N}, x2.options());
+  if (skinny_fits(x2, weight)) {
+    skinny_gemm(x2, weight, out);
+  } else if (weight.scalar_type() == at::kFloat || reduced) {
+    blocked_mm(x2, weight.to(at::kFloat).t(), out);  // a reduced-precision weight is widened for this call only
+  } else {
+    return at::linear(x, weight, bias);
+  }
+  if (bias.defined()) out.add_(bias.to(at::kFloat));
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = N;
+  return out.to(dtype).view(shape);
+}
+
+at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
+  const at::ScalarType dtype = a.scalar_type();
+  if (!a.device().is_cpu() || a.dim() < 3 || b.dim() < 3 || dtype != b.scalar_type() ||
+      (dtype != at::kFloat && !reduced_through_float(dtype)))
+    return at::matmul(a, b);
+  const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  std::vector<int64_t> batch = at::infer_size(a.sizes().slice(0, a.dim() - 2), b.sizes().slice(0, b.dim() - 2));
+  auto shape_with = [&](int64_t r, int64_t c) {
+    std::vector<int64_t> s = batch;
+    s.push_back(r), s.push_back(c);
+    return s;
+  };
+  // Broadcast views (no copies: a grouped key head serves its query heads through stride 0).
+  at::Tensor a32 = a.to(at::kFloat).expand(shape_with(M, K)), b32 = b.to(at::kFloat).expand(shape_with(K, N));
+  at::Tensor out = at::empty(shape_with(M, N), a32.options());
+  const int64_t count = out.numel() / std::max<int64_t>(1, M * N);
+  at::Tensor out3 = out.view({count, M, N});
+  at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      at::Tensor ai = a32, bi = b32;
+      for (int64_t d = static_cast<int64_t>(batch.size()) - 1, rest = i; d >= 0; --d) {
+        ai = ai.select(d, rest % batch[d]);  // selecting from the last batch dim keeps earlier indices valid
+        bi = bi.select(d, rest % batch[d]);
+        rest /= batch[d];
+      }
+      at::Tensor oi = out3[i];
+      at::mm_out(oi, ai, bi);
+    }
+  });
+  return out.to(dtype);
+}
+
+}  // namespace lvlm

@@ -1,0 +1,36 @@
+// Matrix products on the CPU where Debian's libtorch 1.13 + OpenBLAS are slow (docs/performance.md):
+//  - few rows (decoding: 1; the logit lens: L + 1): OpenBLAS's sgemm runs x W^T at 2-9 GFLOP/s, so
+//    a register-tiled AVX2 kernel reads W once (float32 or bfloat16, converted in registers);
+//  - bfloat16/float16, only with --reduced-math fast: ATen 1.13's CPU bf16 gemm is a scalar loop
+//    (~2 GFLOP/s) and oneDNN's bf16 path needs AVX-512, so the product runs in float32 and is
+//    rounded once. Not the bits ATen's kernels give, hence opt-in: by default reduced precision
+//    stays with ATen and matches transformers on the same libtorch;
+//  - many rows: OpenBLAS single-threaded on row blocks, one per ATen thread, so that one thread
+//    pool does all the work (OpenBLAS's own pool would fight ATen's for the cores).
+// On other devices these are at::linear and at::matmul.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace lvlm {
+
+// x [..., K], weight [N, K], bias [N] or undefined -> [..., N] in x's dtype (= torch's F.linear).
+at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias = {});
+
+// a [..., M, K] x b [..., K, N] with broadcast batch dimensions (= torch.matmul for batched
+// operands); batches are spread over the threads.
+at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b);
+
+// Process-wide choice for bf16/f16 on the CPU (DeviceOptions::reduced_math): false (default) leaves
+// bfloat16 products to libtorch, true runs them in float32 with one rounding (float16 always goes
+// through float32: libtorch 1.13 has no CPU float16 product).
+void set_fast_reduced_precision(bool fast);
+bool fast_reduced_precision();
+
+// True when the AVX2 kernel runs here (the CPU has AVX2 and FMA).
+bool skinny_kernel_available();
+// True when linear_forward() of `rows` rows with this weight goes through the AVX2 kernel, whose result
+// for a row does not depend on the other rows (each output is one dot product in a fixed order).
+bool linear_rows_independent(int64_t rows, const at::Tensor& weight);
+
+}  // namespace lvlm

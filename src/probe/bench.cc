@@ -1,0 +1,188 @@
+// `bench` (SPEC §7): plain greedy generation against the full probe on the same input. Every
+// (thread count, repeat, mode) runs in a forked child: its load is timed from a cold start of the
+// model (the page cache stays warm), its peak RSS is its own (wait4), and libtorch's and OpenBLAS's
+// thread pools are sized before either creates a thread.
+#include "lvlm_probe/bench.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <functional>
+
+#include "lvlm_probe/checkpoint.h"
+#include "lvlm_probe/report.h"
+
+namespace lvlm {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Json timing_json(const ProbeTiming& t) {
+  return {{"load", t.load}, {"vision", t.vision}, {"prefill", t.prefill},
+          {"decode", t.decode}, {"lens", t.lens}, {"total", t.total}};
+}
+
+ProbeTiming timing_from(const Json& j) {
+  ProbeTiming t;
+  t.load = j["load"], t.vision = j["vision"], t.prefill = j["prefill"];
+  t.decode = j["decode"], t.lens = j["lens"], t.total = j["total"];
+  return t;
+}
+
+// One load and one run, in the child. The probe also builds and serialises its report, which is
+// part of what `run` costs; plain generation stops at the token ids.
+Json measure_once(const BenchOptions& o, const std::string& mode, int threads) {
+  auto t0 = Clock::now();
+  SessionOptions session = o.session;
+  session.device.threads = threads;
+  ProbeSession s(session);
+  ProbeRequest request = o.request;
+  request.stop_at_eos = false;
+  ProbeResult r = mode == "plain" ? s.generate(request) : s.run(request);
+  if (mode == "probe") dump_json(build_report(r));
+  r.timing.total = std::chrono::duration<double>(Clock::now() - t0).count();
+  const ModelInfo& m = r.model;
+  return {{"timing", timing_json(r.timing)}, {"token_ids", r.token_ids}, {"sequence_length", r.sequence_length},
+          {"model", {{"path", m.path}, {"num_layers", m.num_layers}, {"hidden_size", m.hidden_size},
+                     {"vocab_size", m.vocab_size}, {"weights_dtype", m.weights_dtype},
+                     {"compute_dtype", m.compute_dtype}, {"device", m.device}}}};
+}
+
+void write_all(int fd, const std::string& bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    done += static_cast<size_t>(n);
+  }
+}
+
+// Runs `work` in a child process; returns its JSON and the child's peak RSS. A library error in
+// the child is rethrown here with its exit code.
+Json in_child(const std::function<Json()>& work, uint64_t* peak_rss) {
+  int fds[2];
+  if (::pipe(fds) != 0) throw RuntimeFailure(std::string("bench: pipe failed: ") + std::strerror(errno));
+  std::fflush(nullptr);  // nothing buffered may be written twice
+  const pid_t pid = ::fork();
+  if (pid < 0) throw RuntimeFailure(std::string("bench: fork failed: ") + std::strerror(errno));
+  if (pid == 0) {
+    ::close(fds[0]);
+    Json out;
+    try {
+      out = work();
+    } catch (const Error& e) {
+      out = {{"error", e.what()}, {"code", static_cast<int>(e.code())}};
+    } catch (const std::exception& e) {
+      std::string what = e.what();
+      out = {{"error", what.substr(0, what.find('\n'))}, {"code", static_cast<int>(ExitCode::runtime)}};
+    }
+    write_all(fds[1], out.dump());
+    ::_exit(0);  // no atexit handlers, no flushing the parent's buffers again
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[65536];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  struct rusage usage {};
+  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {}
+  if (WIFSIGNALED(status))
+    throw RuntimeFailure("bench: the measuring process died with signal " + std::to_string(WTERMSIG(status)) +
+                         (WTERMSIG(status) == SIGKILL ? " (out of memory?)" : ""));
+  Json out = parse_json(text, "bench child");
+  if (out.contains("error")) throw Error(static_cast<ExitCode>(out["code"].get<int>()), out["error"].get<std::string>());
+  *peak_rss = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+BenchRun summarize(const std::string& mode, int threads, const std::vector<Json>& samples,
+                   const std::vector<uint64_t>& rss) {
+  BenchRun run;
+  run.mode = mode;
+  run.threads = threads;
+  for (const auto& s : samples) run.samples.push_back(timing_from(s["timing"]));
+  auto med = [&](double ProbeTiming::*field) {
+    std::vector<double> v;
+    for (const auto& t : run.samples) v.push_back(t.*field);
+    return median(v);
+  };
+  run.timing = {med(&ProbeTiming::load), med(&ProbeTiming::vision), med(&ProbeTiming::prefill),
+                med(&ProbeTiming::decode), med(&ProbeTiming::lens), med(&ProbeTiming::total)};
+  std::vector<double> r(rss.begin(), rss.end());
+  run.peak_rss_bytes = static_cast<uint64_t>(median(r));
+  run.new_tokens = static_cast<int>(samples.front()["token_ids"].size());
+  run.sequence_length = samples.front()["sequence_length"];
+  run.token_ids = samples.front()["token_ids"].get<std::vector<int>>();
+  const double generation = run.timing.prefill + run.timing.decode;
+  run.tokens_per_second = generation > 0 ? run.new_tokens / generation : 0;
+  run.decode_tokens_per_second = run.timing.decode > 0 ? (run.new_tokens - 1) / run.timing.decode : 0;
+  return run;
+}
+
+ModelInfo model_from(const Json& j) {
+  ModelInfo m;
+  m.family = "llava";
+  m.path = j["path"], m.num_layers = j["num_layers"], m.hidden_size = j["hidden_size"];
+  m.vocab_size = j["vocab_size"], m.weights_dtype = j["weights_dtype"];
+  m.compute_dtype = j["compute_dtype"], m.device = j["device"];
+  return m;
+}
+
+std::string load_average() {
+  try {
+    std::string s = read_file("/proc/loadavg");
+    return s.substr(0, s.find(' ', s.find(' ', s.find(' ') + 1) + 1));  // the 1, 5 and 15 minute figures
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+}  // namespace
+
+BenchResult run_bench(const BenchOptions& o) {
+  if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
+  if (o.threads.empty()) throw UsageError("bench: no thread counts given");
+  BenchResult result;
+  result.repeat = o.repeat;
+  result.max_new_tokens = o.request.max_new_tokens;
+  result.load_average = load_average();
+  for (const auto& [dtype, bytes] : WeightStore::open(o.session.model_dir).bytes_by_dtype()) result.weights_bytes += bytes;
+  for (int threads : o.threads) {
+    std::map<std::string, std::vector<Json>> samples;
+    std::map<std::string, std::vector<uint64_t>> rss;
+    for (int i = 0; i < o.repeat; ++i) {
+      for (const std::string mode : {"plain", "probe"}) {  // interleaved, so drift hits both alike
+        uint64_t peak = 0;
+        samples[mode].push_back(in_child([&] { return measure_once(o, mode, threads); }, &peak));
+        rss[mode].push_back(peak);
+        spdlog::info("bench: {} thread(s), run {}/{}, {}: {:.3f} s", threads, i + 1, o.repeat, mode,
+                     samples[mode].back()["timing"]["total"].get<double>());
+      }
+    }
+    result.model = model_from(samples["plain"].front()["model"]);
+    for (const std::string mode : {"plain", "probe"}) result.runs.push_back(summarize(mode, threads, samples[mode], rss[mode]));
+    if (result.runs.back().token_ids != result.runs[result.runs.size() - 2].token_ids)
+      spdlog::warn("bench: the probe's tokens differ from plain generation's at {} thread(s)", threads);
+  }
+  return result;
+}
+
+}  // namespace lvlm

@@ -1,0 +1,90 @@
+// What `bench` prints: JSON for machines ("lvlm-probe/bench/1") and an aligned table for people,
+// both with the overhead of the probe over plain generation at each thread count.
+#include <cstdio>
+
+#include "lvlm_probe/bench.h"
+
+namespace lvlm {
+namespace {
+
+OrderedJson timing_json(const ProbeTiming& t) {
+  return {{"load", t.load}, {"vision", t.vision}, {"prefill", t.prefill},
+          {"decode", t.decode}, {"lens", t.lens}, {"total", t.total}};
+}
+
+struct Overhead {
+  int threads = 0;
+  double total = 0, generation = 0;  // probe / plain - 1: end to end, and prefill + decode only
+  bool same_tokens = false;
+};
+
+std::vector<Overhead> overheads(const BenchResult& r) {
+  std::vector<Overhead> out;
+  for (size_t i = 0; i + 1 < r.runs.size(); i += 2) {
+    const BenchRun &plain = r.runs[i], &probe = r.runs[i + 1];
+    const double gp = plain.timing.prefill + plain.timing.decode, gq = probe.timing.prefill + probe.timing.decode;
+    out.push_back({plain.threads, probe.timing.total / plain.timing.total - 1, gq / gp - 1,
+                   plain.token_ids == probe.token_ids});
+  }
+  return out;
+}
+
+}  // namespace
+
+OrderedJson bench_json(const BenchResult& r) {
+  OrderedJson runs = OrderedJson::array();
+  for (const auto& run : r.runs) {
+    OrderedJson samples = OrderedJson::array();
+    for (const auto& t : run.samples) samples.push_back(timing_json(t));
+    runs.push_back({{"mode", run.mode}, {"threads", run.threads}, {"seconds", timing_json(run.timing)},
+                    {"tokens_per_second", run.tokens_per_second},
+                    {"decode_tokens_per_second", run.decode_tokens_per_second},
+                    {"peak_rss_bytes", run.peak_rss_bytes}, {"new_tokens", run.new_tokens},
+                    {"sequence_length", run.sequence_length}, {"samples", samples}});
+  }
+  OrderedJson over = OrderedJson::array();
+  for (const auto& o : overheads(r))
+    over.push_back({{"threads", o.threads}, {"total", o.total}, {"generation", o.generation}, {"same_tokens", o.same_tokens}});
+  const ModelInfo& m = r.model;
+  return {{"schema", "lvlm-probe/bench/1"},
+          {"model", {{"path", m.path}, {"num_layers", m.num_layers}, {"hidden_size", m.hidden_size},
+                     {"vocab_size", m.vocab_size}, {"weights_dtype", m.weights_dtype}, {"weights_bytes", r.weights_bytes},
+                     {"dtype", m.compute_dtype}, {"device", m.device}}},
+          {"repeat", r.repeat}, {"max_new_tokens", r.max_new_tokens}, {"load_average", r.load_average},
+          {"runs", runs}, {"overhead", over}};
+}
+
+std::string bench_table(const BenchResult& r) {
+  const ModelInfo& m = r.model;
+  const int64_t positions = r.runs.empty() ? 0 : r.runs.front().sequence_length;
+  char line[512];
+  std::string s;
+  std::snprintf(line, sizeof line, "model    %s: %d layers, hidden %d, vocab %d; %s weights %.2f GiB; compute %s on %s\n",
+                m.path.c_str(), m.num_layers, m.hidden_size, m.vocab_size, m.weights_dtype.c_str(),
+                r.weights_bytes / double(1ull << 30), m.compute_dtype.c_str(), m.device.c_str());
+  s += line;
+  std::snprintf(line, sizeof line, "input    %lld prompt positions, %d new tokens (EOS ignored); medians of %d runs, "
+                "each in a fresh process; load average before: %s\n\n",
+                static_cast<long long>(positions), r.max_new_tokens, r.repeat, r.load_average.c_str());
+  s += line;
+  s += "threads  mode     load  vision  prefill  decode    lens   total   tok/s  decode tok/s  peak RSS\n";
+  for (const auto& run : r.runs) {
+    const ProbeTiming& t = run.timing;
+    char lens[16] = "      -";
+    if (run.mode == "probe") std::snprintf(lens, sizeof lens, "%7.3f", t.lens);
+    std::snprintf(line, sizeof line, "%7d  %-5s %7.3f %7.3f  %7.3f %7.3f %s %7.3f %7.1f  %12.1f  %5.2f GiB\n",
+                  run.threads, run.mode.c_str(), t.load, t.vision, t.prefill, t.decode, lens, t.total,
+                  run.tokens_per_second, run.decode_tokens_per_second, run.peak_rss_bytes / double(1ull << 30));
+    s += line;
+  }
+  s += "\n";
+  for (const auto& o : overheads(r)) {
+    std::snprintf(line, sizeof line, "overhead of the probe at %d thread(s): %+.1f %% end to end, %+.1f %% in prefill + "
+                  "decode%s\n", o.threads, 100 * o.total, 100 * o.generation,
+                  o.same_tokens ? "" : " (tokens differ from plain generation!)");
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace lvlm

@@ -1,0 +1,63 @@
+// `bench` on the tiny fixture: every field present and consistent. No timed assertions: timings
+// depend on the machine and on whatever else it runs.
+#include "lvlm_probe/json.h"
+#include "test_util.h"
+
+namespace lvlm {
+namespace {
+
+Json bench(const std::string& extra) {
+  test::CliResult r = test::run_cli("bench --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --input-ids 1,11,45,510,13,87 --max-new-tokens 4 --repeat 1 --json " +
+                                    extra);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return parse_json(r.out, "bench stdout");
+}
+
+TEST(Bench, JsonHasEveryFieldForBothModesAndThreadCounts) {
+  Json j = bench("");
+  EXPECT_EQ(j["schema"], "lvlm-probe/bench/1");
+  EXPECT_EQ(j["model"]["num_layers"], 4);
+  EXPECT_GT(j["model"]["weights_bytes"].get<double>(), 0);
+  EXPECT_EQ(j["max_new_tokens"], 4);
+  ASSERT_EQ(j["runs"].size(), 4u);  // 1 and 2 threads, plain and probe
+  for (const auto& run : j["runs"]) {
+    SCOPED_TRACE(run.dump());
+    EXPECT_TRUE(run["mode"] == "plain" || run["mode"] == "probe");
+    EXPECT_EQ(run["new_tokens"], 4);  // EOS ignored: exactly --max-new-tokens
+    EXPECT_EQ(run["sequence_length"], 21);
+    for (const char* key : {"load", "vision", "prefill", "decode", "lens", "total"})
+      EXPECT_GE(run["seconds"][key].get<double>(), 0.0) << key;
+    EXPECT_GE(run["seconds"]["total"].get<double>(), run["seconds"]["prefill"].get<double>());
+    EXPECT_GT(run["peak_rss_bytes"].get<double>(), 0);
+    EXPECT_GT(run["tokens_per_second"].get<double>(), 0);
+    EXPECT_EQ(run["samples"].size(), 1u);
+    if (run["mode"] == "plain") EXPECT_EQ(run["seconds"]["lens"], 0.0);
+  }
+  EXPECT_EQ(j["runs"][0]["threads"], 1);
+  EXPECT_EQ(j["runs"][2]["threads"], 2);
+  ASSERT_EQ(j["overhead"].size(), 2u);
+  for (const auto& o : j["overhead"]) EXPECT_TRUE(o["same_tokens"].get<bool>()) << o.dump();
+}
+
+TEST(Bench, OneThreadCountAndATable) {
+  Json j = bench("--threads 1 --positions all");
+  ASSERT_EQ(j["runs"].size(), 2u);
+  EXPECT_EQ(j["runs"][1]["threads"], 1);
+  test::CliResult r = test::run_cli("bench --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --input-ids 1,11,45,510,13,87 --max-new-tokens 2 --repeat 1 --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("overhead of the probe at 1 thread(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("peak RSS"), std::string::npos) << r.out;
+}
+
+TEST(Bench, ErrorsComeFromTheMeasuringProcessWithTheirExitCode) {
+  test::CliResult r = test::run_cli("bench --model /nonexistent --input-ids 1,2 --repeat 1");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  r = test::run_cli("bench --model '" + test::tiny_model() + "' --input-ids 1,2,99999 --repeat 1 --threads 1");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace lvlm

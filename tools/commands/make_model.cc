@@ -1,0 +1,52 @@
+// `lvlm-probe make-model`: a random-weight LLaVA-1.5-shaped checkpoint for benchmarks and tests.
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "lvlm_probe/bench.h"
+
+namespace lvlm::cli {
+
+void add_make_model(CLI::App& app, Action& action) {
+  auto o = std::make_shared<MakeModelOptions>();
+  auto shard_mb = std::make_shared<uint64_t>(0);
+  CLI::App* sub = app.add_subcommand("make-model", "write a random-weight LLaVA-1.5-shaped checkpoint (Hugging Face layout)");
+  sub->add_option("--out", o->out_dir, "directory to write (created when missing)")->required();
+  sub->add_option("--preset", o->preset, "tiny (the test fixture's shape), bench (issue 7's benchmark model), "
+                                         "llava-1.5-7b-shape")->capture_default_str()->check(CLI::IsMember(make_model_presets()));
+  sub->add_option("--dtype", o->dtype, "stored dtype: f32, bf16, f16 (default: bf16 for the 7B shape, else f32)")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  sub->add_option("--seed", o->seed, "random seed; the same seed gives the same bytes")->capture_default_str();
+  sub->add_option("--std", o->init_std, "standard deviation of the random matrices")->capture_default_str();
+  sub->add_option("--tokenizer", o->tokenizer, "tokenizer.model to copy (with the tokenizer JSON files beside it)");
+  sub->add_option("--max-shard-mb", *shard_mb, "largest shard in MiB (default: half the model, at most 2048)");
+  sub->add_flag("--tie-embeddings", o->tie_embeddings, "tie the LM head to the embeddings (LLaVA-1.5 does not)");
+  sub->add_flag("--force", o->force, "overwrite a checkpoint already in --out");
+  auto* geometry = sub->add_option_group("geometry", "override the preset (language model, then vision tower)");
+  geometry->add_option("--layers", o->layers, "decoder layers");
+  geometry->add_option("--hidden", o->hidden, "hidden size");
+  geometry->add_option("--intermediate", o->intermediate, "MLP size");
+  geometry->add_option("--heads", o->heads, "attention heads");
+  geometry->add_option("--kv-heads", o->kv_heads, "key/value heads (grouped-query attention)");
+  geometry->add_option("--vocab", o->vocab, "vocabulary size");
+  geometry->add_option("--max-positions", o->max_positions, "max_position_embeddings");
+  geometry->add_option("--vision-layers", o->vision_layers, "CLIP layers");
+  geometry->add_option("--vision-hidden", o->vision_hidden, "CLIP hidden size");
+  geometry->add_option("--vision-intermediate", o->vision_intermediate, "CLIP MLP size");
+  geometry->add_option("--vision-heads", o->vision_heads, "CLIP attention heads");
+  geometry->add_option("--image-size", o->image_size, "input resolution in pixels");
+  geometry->add_option("--patch-size", o->patch_size, "CLIP patch size in pixels");
+  sub->callback([&action, o, shard_mb] {
+    action = [o, shard_mb] {
+      o->max_shard_bytes = *shard_mb << 20;
+      MadeModel m = make_model(*o);
+      spdlog::info("{}: {:.3f} B parameters, {:.2f} GiB {} in {} files; text {} layers x {}, vocab {}; "
+                   "vision {} layers x {}, {} image features", o->out_dir, m.parameters / 1e9,
+                   m.bytes / double(1ull << 30), m.dtype, m.files.size(), m.config.text.num_hidden_layers,
+                   m.config.text.hidden_size, m.config.text.vocab_size, m.config.vision.num_hidden_layers,
+                   m.config.vision.hidden_size, m.config.num_image_features());
+      return 0;
+    };
+  });
+}
+
+}  // namespace lvlm::cli

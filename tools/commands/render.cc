@@ -1,0 +1,43 @@
+// `lvlm-probe render`: the HTML page of a report or a batch summary.
+#include <spdlog/spdlog.h>
+
+#include "commands.h"
+#include "lvlm_probe/render.h"
+#include "lvlm_probe/report.h"
+
+namespace lvlm::cli {
+
+void write_html(const std::string& path, const Json& report_or_summary, int focus_step) {
+  RenderOptions options;
+  options.focus_step = focus_step;
+  write_file_atomic(path, render_html(report_or_summary, options));
+  if (path != "-") spdlog::info("page written to {}", path);
+}
+
+void add_render(CLI::App& app, Action& action) {
+  struct Flags {
+    std::string input, out = "page.html";
+    int focus = -1;
+  };
+  auto f = std::make_shared<Flags>();
+  CLI::App* sub = app.add_subcommand("render", "write the HTML page (figures) of a report or a summary");
+  sub->add_option("input", f->input, "report.json or summary.json")->required();
+  sub->add_option("--out", f->out, "HTML file; - for stdout")->capture_default_str();
+  sub->add_option("--focus", f->focus, "generated token (step) whose probability curves are drawn; -1 = auto")
+      ->capture_default_str();
+  sub->callback([&action, f] {
+    action = [f] {
+      Json j = read_json_file(f->input);
+      // Reports are validated with the file named in messages; summaries by the renderer.
+      if (j.is_object() && j.value("schema", "").rfind("lvlm-probe/report/", 0) == 0) validate_report(j, f->input);
+      try {
+        write_html(f->out, j, f->focus);
+      } catch (const InputError& e) {
+        throw InputError(f->input, e.what());
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace lvlm::cli
