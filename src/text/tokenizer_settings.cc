@@ -81,7 +81,9 @@ std::vector<AddedTokenSpec> parse_added_tokens_file(const std::string& path, con
   if (!j.is_object()) throw InputError(path, "expected an object of token -> id");
   std::vector<AddedTokenSpec> out;
   const auto specials = s.all_special();
-  for (const auto& [content, id] : j.items()) {
+  for (const auto& item : j.items()) {
+    // A named copy, not a structured binding: C++17 lambdas (clang) cannot capture bindings.
+    const std::string content = item.key();
     int v = json_require<int>(j, content.c_str(), path);
     if (v < 0) throw InputError(path, "key '" + content + "': negative token id " + std::to_string(v));
     bool special = std::any_of(specials.begin(), specials.end(), [&](auto& t) { return t.content == content; });
