@@ -22,6 +22,7 @@ struct LensOptions {
   bool keep_hidden = false;       // keep [L+1, hidden] float32 per token (for --dump-features)
   bool prompt_positions = false;  // also measure every prompt position (--positions all)
   int64_t chunk_elements = 1 << 22;  // bound on layers x positions x vocab per prompt chunk
+  bool fused_cpu = true;          // CPU: fused softmax/JS loops (cpu_softmax.h); false = ATen ops (tests)
 };
 
 // Statistics of one token from its stacked residual streams `stack` [L+1, hidden].

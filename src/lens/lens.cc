@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "cpu_softmax.h"
 #include "divergence.h"
 #include "lvlm_probe/common.h"
 
@@ -37,19 +38,31 @@ at::Tensor lens_logits(const VisionLanguageModel& model, const at::Tensor& stack
   return logits.view({stack.size(0), stack.size(1), logits.size(-1)});
 }
 
-// JS(P_a, P_b) per row from float64 probabilities and their sums s = sum_v p log p (= -entropy,
-// reported anyway): JS = H(M) - (H(P_a) + H(P_b)) / 2, M = (P_a + P_b) / 2, natural log,
-// 0 log 0 = 0. This is the KL form of SPEC §2 regrouped so that a pair costs one logarithm (of M)
-// instead of three; its round-off is of the same order (1e-15 absolute, tested against the KL
-// loop). Rows whose logits are equal get exactly 0, as the KL form gives them (a skipped layer
-// passes its residual through unchanged).
-at::Tensor js_rows(const at::Tensor& pa, const at::Tensor& pb, const at::Tensor& sa, const at::Tensor& sb,
-                   const at::Tensor& same) {
-  at::Tensor m = at::add(pa, pb).mul_(0.5);
-  // m log m with 0 log 0 = 0: m = 0 only where both underflowed, and 0 * log(tiny) is 0. (xlogy
-  // would say the same through a scalar log, several times slower than the vectorised one.)
-  at::Tensor m_log_m = m * m.clamp_min(std::numeric_limits<double>::denorm_min()).log_();
-  at::Tensor js = (sa + sb).mul_(0.5) - m_log_m.sum(-1);
+// sum_v m log m with M = (P_a + P_b) / 2 for the row pairs of `p` [n, C, V] float64: a = l, b = l + 1
+// (to_last false, l < n - 1) or b = n - 1 (to_last true, every l); [pairs, C]. 0 log 0 = 0: m = 0
+// only where both underflowed, and 0 * log(tiny) is 0 (xlogy would say the same through a scalar
+// log, several times slower than the vectorised one).
+at::Tensor pair_m_log_m(const at::Tensor& p, bool to_last, bool fused) {
+  const int64_t n = p.size(0), C = p.size(1), V = p.size(2), last = n - 1, rows = to_last ? n : last;
+  if (!fused) {
+    at::Tensor m = at::add(p.narrow(0, 0, rows), to_last ? p.narrow(0, last, 1) : p.narrow(0, 1, last)).mul_(0.5);
+    return (m * m.clamp_min(std::numeric_limits<double>::denorm_min()).log_()).sum(-1);
+  }
+  std::vector<int64_t> a, b;
+  for (int64_t l = 0; l < rows; ++l)
+    for (int64_t c = 0; c < C; ++c) a.push_back(l * C + c), b.push_back((to_last ? last : l + 1) * C + c);
+  at::Tensor out = at::empty({rows, C}, p.options());
+  mixture_m_log_m(p.data_ptr<double>(), V, a.data(), b.data(), rows * C, out.data_ptr<double>());
+  return out;
+}
+
+// JS(P_a, P_b) per row pair from s = sum_v p log p of each row (= -entropy, reported anyway):
+// JS = H(M) - (H(P_a) + H(P_b)) / 2, natural log. This is the KL form of SPEC §2 regrouped so that
+// a pair costs one logarithm (of M) instead of three; its round-off is of the same order (1e-15
+// absolute, tested against the KL loop). Rows whose logits are equal get exactly 0, as the KL
+// form gives them (a skipped layer passes its residual through unchanged).
+at::Tensor js_rows(const at::Tensor& m_log_m, const at::Tensor& sa, const at::Tensor& sb, const at::Tensor& same) {
+  at::Tensor js = (sa + sb).mul_(0.5) - m_log_m;
   return at::where(same, at::zeros_like(js), js.clamp_min_(0));
 }
 
@@ -60,16 +73,25 @@ at::Tensor js_rows(const at::Tensor& pa, const at::Tensor& pb, const at::Tensor&
 std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& hidden, const std::vector<int>& ids,
                                    const LensOptions& o) {
   const int64_t n = logits.size(0), last = n - 1, C = logits.size(1);
-  at::Tensor logp = at::log_softmax(logits.to(at::kDouble), -1);
-  at::Tensor p = logp.exp();
-  at::Tensor plogp = (p * logp).sum(-1);  // [n, C], = -entropy; logp is finite, so p = 0 adds 0
+  at::Tensor p, plogp;  // [n, C, V] and [n, C] float64; plogp = -entropy
+  const bool fused = o.fused_cpu && logits.is_cpu() && fused_softmax_available();
+  if (fused) {
+    at::Tensor x = logits.contiguous();
+    p = at::empty(x.sizes(), x.options().dtype(at::kDouble));
+    plogp = at::empty({n, C}, p.options());
+    softmax_rows(x.data_ptr<float>(), n * C, x.size(2), p.data_ptr<double>(), plogp.data_ptr<double>());
+  } else {
+    at::Tensor logp = at::log_softmax(logits.to(at::kDouble), -1);
+    p = logp.exp();
+    plogp = (p * logp).sum(-1);  // logp is finite, so p = 0 adds 0
+  }
   at::Tensor d_prev, d_final;
   const at::Tensor below = p.narrow(0, 0, last), above = p.narrow(0, 1, last), top = p.narrow(0, last, 1);
   if (o.divergence == Divergence::jsd) {
     at::Tensor same_prev = at::eq(logits.narrow(0, 0, last), logits.narrow(0, 1, last)).all(-1);
     at::Tensor same_final = at::eq(logits, logits.narrow(0, last, 1)).all(-1);
-    d_prev = js_rows(below, above, plogp.narrow(0, 0, last), plogp.narrow(0, 1, last), same_prev);
-    d_final = js_rows(p, top, plogp, plogp.narrow(0, last, 1), same_final);
+    d_prev = js_rows(pair_m_log_m(p, false, fused), plogp.narrow(0, 0, last), plogp.narrow(0, 1, last), same_prev);
+    d_final = js_rows(pair_m_log_m(p, true, fused), plogp, plogp.narrow(0, last, 1), same_final);
   } else {
     d_prev = dola_divergence(below, above);
     d_final = dola_divergence(p, top.expand_as(p));

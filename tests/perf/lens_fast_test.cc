@@ -5,7 +5,9 @@
 
 #include <cmath>
 
+#include "lens/cpu_softmax.h"
 #include "lvlm_probe/image.h"
+#include "models/cpu_matmul.h"
 #include "lvlm_probe/lens.h"
 #include "lvlm_probe/models.h"
 #include "lvlm_probe/probe.h"
@@ -61,14 +63,18 @@ class LensFast : public ::testing::Test {
 };
 VisionLanguageModel* LensFast::model_ = nullptr;
 
+// Both the fused CPU loops (src/lens/cpu_softmax.cc) and the ATen ops other devices run.
 TEST_F(LensFast, EveryStatisticEqualsAPlainLoop) {
   at::manual_seed(4);
+  EXPECT_EQ(fused_softmax_available(), skinny_kernel_available()) << "libmvec missing from the build?";
   for (LensMode mode : {LensMode::norm, LensMode::raw, LensMode::hf})
     for (double scale : {0.3, 3.0, 300.0}) {  // flat, peaked, and underflowing (p = 0 exactly) distributions
-      SCOPED_TRACE(std::string(lens_mode_name(mode)) + " scale " + std::to_string(scale));
       at::Tensor stack = at::randn({5, 64}) * scale;
+      for (bool fused : {true, false}) {
+      SCOPED_TRACE(std::string(fused ? "fused " : "aten ") + lens_mode_name(mode) + " scale " + std::to_string(scale));
       LensOptions o;
       o.mode = mode;
+      o.fused_cpu = fused;
       const int token = 17;
       TokenTrace t = lens_statistics(*model_, stack, token, o);
       at::Tensor logits = logits_of(stack, mode);
@@ -91,6 +97,7 @@ TEST_F(LensFast, EveryStatisticEqualsAPlainLoop) {
       }
       EXPECT_TRUE(std::isnan(t.d_prev[0]));
       EXPECT_EQ(t.d_final[4], 0.0);
+      }
     }
 }
 
