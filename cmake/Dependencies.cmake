@@ -48,7 +48,10 @@ endif()
 # Libraries the torch-free core links privately; one interface target so each module's
 # CMakeLists need not repeat them.
 add_library(lvlm_deps_core INTERFACE)
-target_link_libraries(lvlm_deps_core INTERFACE spdlog::spdlog JPEG::JPEG PkgConfig::SENTENCEPIECE)
+# libsentencepiece is not among them: only core_tests links it (tests/text compares our reader
+# with it). Its bundled protobuf crashes a process that also loads libtorch's protobuf, and an
+# ASan build keeps it loaded in lvlm-probe even where --as-needed would drop it.
+target_link_libraries(lvlm_deps_core INTERFACE spdlog::spdlog JPEG::JPEG)
 target_include_directories(lvlm_deps_core INTERFACE ${STB_INCLUDE_DIR})
 
 # (d) PyPI's libtorch ships its own fmt (12.x) in <prefix>/include, which comes before /usr/include

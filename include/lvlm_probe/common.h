@@ -39,6 +39,10 @@ struct RuntimeFailure : Error {
 
 // Whole file as bytes; InputError naming the path when it cannot be read.
 std::string read_file(const std::string& path);
+// Same, refusing files over `max_bytes` with InputError "<path>: file of N bytes exceeds the
+// limit of M bytes" before reading them (regular files) or as soon as the limit is passed
+// (pipes, /dev/zero): a hostile path cannot make lvlm-probe read without end.
+std::string read_file(const std::string& path, uint64_t max_bytes);
 
 // Writes `content` to a temporary file beside `path`, flushes it, then renames it over `path`:
 // readers see the old file or the new one, never a half-written one. "-" means stdout.

@@ -23,6 +23,9 @@ struct ImageU8 {
 struct DecodeLimits {
   uint64_t max_pixels = 2ull * 89478485;
   uint64_t warn_pixels = 89478485;
+  // decode_image refuses larger files before reading them (and stops reading a pipe or device
+  // there): the largest image under max_pixels, an uncompressed 24-bit BMP, needs ~512 MiB.
+  uint64_t max_file_bytes = 1ull << 30;
 };
 
 // PIL's Image.open(path).convert("RGB"): JPEG through libjpeg-turbo, PNG/APNG through stb_image,

@@ -25,6 +25,27 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::string read_file(const std::string& path, uint64_t max_bytes) {
+  if (is_directory(path)) throw InputError(path, "is a directory, expected a file");
+  auto too_big = [&](const std::string& size) {
+    return InputError(path, "file of " + size + " bytes exceeds the limit of " + std::to_string(max_bytes) + " bytes");
+  };
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)
+    throw too_big(std::to_string(st.st_size));
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  std::string s;
+  if (S_ISREG(st.st_mode)) s.reserve(static_cast<size_t>(st.st_size));
+  std::vector<char> buf(1 << 16);
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+    s.append(buf.data(), static_cast<size_t>(in.gcount()));
+    if (s.size() > max_bytes) throw too_big("more than " + std::to_string(max_bytes));
+  }
+  if (in.bad()) throw InputError(path, "read failed");
+  return s;
+}
+
 bool file_exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;

@@ -34,7 +34,7 @@ Json parse_json(std::string_view text, const std::string& origin, JsonLimits lim
 }
 
 Json read_json_file(const std::string& path, JsonLimits limits) {
-  return parse_json(read_file(path), path, limits);
+  return parse_json(read_file(path, limits.max_bytes), path, limits);
 }
 
 namespace {

@@ -80,7 +80,7 @@ ImageU8 decode_image_bytes(std::string_view bytes, const std::string& origin, co
 }
 
 ImageU8 decode_image(const std::string& path, const DecodeLimits& limits) {
-  return decode_image_bytes(read_file(path), path, limits);
+  return decode_image_bytes(read_file(path, limits.max_file_bytes), path, limits);
 }
 
 }  // namespace lvlm

@@ -29,7 +29,10 @@ void add_render(CLI::App& app, Action& action) {
     action = [f] {
       Json j = read_json_file(f->input);
       // Reports are validated with the file named in messages; summaries by the renderer.
-      if (j.is_object() && j.value("schema", "").rfind("lvlm-probe/report/", 0) == 0) validate_report(j, f->input);
+      // (j.value("schema", "") would throw nlohmann's type_error, exit 4, on {"schema": 5}.)
+      const auto schema = j.is_object() ? j.find("schema") : j.end();
+      if (schema != j.end() && schema->is_string() && schema->get<std::string>().rfind("lvlm-probe/report/", 0) == 0)
+        validate_report(j, f->input);
       try {
         write_html(f->out, j, f->focus);
       } catch (const InputError& e) {

@@ -1,6 +1,8 @@
 // config.json -> LlavaConfig, following transformers 4.40's LlavaConfig/LlamaConfig/
 // CLIPVisionConfig constructors: omitted keys take those classes' defaults, and an omitted
 // vision_config takes the LLaVA-1.5 CLIP-L/336 geometry that LlavaConfig substitutes.
+#include <tuple>
+
 #include "lvlm_probe/json.h"
 #include "lvlm_probe/model_config.h"
 
@@ -9,6 +11,19 @@ namespace {
 
 void require_positive(const std::string& origin, const char* key, int value) {
   if (value <= 0) throw InputError(origin, std::string("key '") + key + "' must be positive, found " + std::to_string(value));
+}
+
+// Upper bounds far above any released model (LLaMA-3 405B: 126 layers, hidden 16384, vocab
+// 128256) but low enough that a hostile config.json cannot make the loader loop over two billion
+// layers or size buffers by a two-billion hidden size before the weights are checked against it.
+constexpr int kMaxLayers = 1024, kMaxHeads = 1024, kMaxHidden = 65536, kMaxIntermediate = 1 << 20,
+              kMaxVocab = 1 << 22, kMaxPositions = 1 << 24, kMaxImageSize = 16384;
+
+void require_in_range(const std::string& origin, const char* section, const char* key, int value, int max) {
+  require_positive(origin, key, value);
+  if (value > max)
+    throw InputError(origin, std::string(section) + "." + key + " = " + std::to_string(value) +
+                                 " is above the limit of " + std::to_string(max));
 }
 
 TextConfig parse_text(const Json& j, const std::string& origin) {
@@ -36,7 +51,15 @@ TextConfig parse_text(const Json& j, const std::string& origin) {
                         {"num_attention_heads", t.num_attention_heads}, {"num_key_value_heads", t.num_key_value_heads},
                         {"max_position_embeddings", t.max_position_embeddings}})
     require_positive(origin, key, v);
+  for (auto [key, v, max] : {std::tuple{"vocab_size", t.vocab_size, kMaxVocab}, {"hidden_size", t.hidden_size, kMaxHidden},
+                             {"intermediate_size", t.intermediate_size, kMaxIntermediate},
+                             {"num_hidden_layers", t.num_hidden_layers, kMaxLayers},
+                             {"num_attention_heads", t.num_attention_heads, kMaxHeads},
+                             {"num_key_value_heads", t.num_key_value_heads, kMaxHeads},
+                             {"max_position_embeddings", t.max_position_embeddings, kMaxPositions}})
+    require_in_range(origin, "text_config", key, v, max);
   t.head_dim = json_get(j, "head_dim", t.hidden_size / t.num_attention_heads, origin);
+  if (t.head_dim > kMaxHidden) require_in_range(origin, "text_config", "head_dim", t.head_dim, kMaxHidden);
   if (t.hidden_size % t.num_attention_heads != 0 && !j.contains("head_dim"))
     throw InputError(origin, "text_config.hidden_size " + std::to_string(t.hidden_size) +
                                  " is not divisible by num_attention_heads " + std::to_string(t.num_attention_heads));
@@ -77,6 +100,12 @@ VisionConfig parse_vision(const Json& j, const std::string& origin) {
                           {"num_hidden_layers", v.num_hidden_layers}, {"num_attention_heads", v.num_attention_heads},
                           {"image_size", v.image_size}, {"patch_size", v.patch_size}})
     require_positive(origin, key, val);
+  for (auto [key, val, max] : {std::tuple{"hidden_size", v.hidden_size, kMaxHidden},
+                               {"intermediate_size", v.intermediate_size, kMaxIntermediate},
+                               {"num_hidden_layers", v.num_hidden_layers, kMaxLayers},
+                               {"num_attention_heads", v.num_attention_heads, kMaxHeads},
+                               {"image_size", v.image_size, kMaxImageSize}})
+    require_in_range(origin, "vision_config", key, val, max);
   if (v.num_channels != 3) throw InputError(origin, "vision_config.num_channels must be 3 (RGB)");
   if (v.hidden_size % v.num_attention_heads != 0)
     throw InputError(origin, "vision_config.hidden_size is not divisible by num_attention_heads");
