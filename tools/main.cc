@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
   lvlm::cli::add_render(app, action);
   lvlm::cli::add_make_model(app, action);
   lvlm::cli::add_bench(app, action);
+  lvlm::cli::add_batch(app, action);
+  lvlm::cli::add_aggregate(app, action);
   // CLI11 would only say "A subcommand is required" for a misspelt command.
   std::string names;
   bool known = false;

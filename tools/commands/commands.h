@@ -20,6 +20,8 @@ void add_preprocess(CLI::App& app, Action& action);
 void add_render(CLI::App& app, Action& action);
 void add_make_model(CLI::App& app, Action& action);
 void add_bench(CLI::App& app, Action& action);
+void add_batch(CLI::App& app, Action& action);
+void add_aggregate(CLI::App& app, Action& action);
 
 // Writes the HTML page of a report or summary (atomic; "-" = stdout).
 void write_html(const std::string& path, const Json& report_or_summary, int focus_step = -1);
