@@ -21,6 +21,7 @@ packages=(
   libtorch-dev libopenblas0-pthread libcli11-dev nlohmann-json3-dev libstb-dev libspdlog-dev
   libgtest-dev libsentencepiece-dev libjpeg62-turbo-dev
   chromium
+  slurm-wlm munge
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }

@@ -90,21 +90,18 @@ for f in $(ls "$DATA"/images/photos/*.jpg | LC_ALL=C sort | head -n $ITEMS); do
   cp "$f" "$T/images/AMBER_$i.jpg"; i=$((i + 1))
 done
 
-cat > "$T/job.sbatch" <<JOB
-#!/bin/bash
-#SBATCH --job-name=lvlm-probe-test
-#SBATCH --output=$T/job-%A_%a.log
-#SBATCH --cpus-per-task=1
-exec "$CLI" batch --model "$DATA/tiny-llava" --dataset amber --data "$DATA/batch/amber_query_generative.json" \
-  --images "$T/images" --limit $ITEMS --max-new-tokens 4 --threads 1 --shard auto --out "$T/run"
-JOB
-
+# The shipped array script, with this machine's resources instead of a GPU node's.
+SCRIPT=$(readlink -f "$DATA/../../scripts/slurm/probe-array.sbatch")
+[ -f "$SCRIPT" ] || fail "missing $SCRIPT"
 start=$(date +%s.%N)
-sbatch --wait --array=0-2 "$T/job.sbatch" > "$T/sbatch.out" 2>&1
+MODEL="$DATA/tiny-llava" DATASET=amber DATA="$DATA/batch/amber_query_generative.json" IMAGES="$T/images" \
+  RUN_DIR="$T/run" LVLM_PROBE="$CLI" EXTRA="--limit $ITEMS --max-new-tokens 4 --threads 1" \
+  sbatch --wait --array=0-2 --gres=none --cpus-per-task=1 --mem=1G --time=10 --output="$T/job-%A_%a.log" \
+  "$SCRIPT" > "$T/sbatch.out" 2>&1
 rc=$?
 echo "3-task array done in $(echo "$(date +%s.%N) - $start" | bc) s (sbatch exit $rc)"
 cat "$T/sbatch.out"
-[ $rc = 0 ] || fail "the array job failed"
+if [ $rc != 0 ]; then for f in "$T"/job-*.log; do echo "--- $f"; cat "$f"; done; fail "the array job failed"; fi
 
 for s in 0 1 2; do
   [ -s "$T/run/index.$s-of-3.jsonl" ] || fail "shard $s wrote no index"
