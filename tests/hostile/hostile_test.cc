@@ -395,6 +395,19 @@ std::vector<Row> rows() {
          return Invocation{render(f, s.out_dir + "/p.html"), f};
        },
        3, "tokens[1].p_token holds a non-number"},
+      // --- aggregate (batch run directories) ----------------------------------------------------
+      {"aggregate: run directory missing",
+       [](Scratch& s) { auto d = s.dir.file("no-run"); return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d}; },
+       3, "not a directory (expected a batch run directory)"},
+      {"aggregate: torn index line",
+       [](Scratch& s) {
+         auto d = s.dir.file("run");
+         fs::create_directory(d);
+         std::ofstream(d + "/run.json") << R"({"schema": "lvlm-probe/run/1"})";
+         std::ofstream(d + "/index.jsonl") << "{\"id\": \n";
+         return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d + "/index.jsonl:1"};
+       },
+       3, "invalid JSON"},
       // --- outputs ---------------------------------------------------------------------------
       {"run --out into a missing directory",
        [](Scratch& s) {
