@@ -415,7 +415,7 @@ std::vector<Row> rows() {
                                " --out " + q(s.out_dir + "/missing/r.json"),
                            s.out_dir + "/missing/r.json"};
        },
-       4, "cannot create: No such file or directory"},
+       3, "cannot be written: directory"},  // refused before the model runs
       {"render --out into a missing directory",
        [](Scratch& s) { return Invocation{render(kDemo, s.out_dir + "/missing/p.html"), s.out_dir + "/missing/p.html"}; },
        4, "cannot create: No such file or directory"},

@@ -28,5 +28,8 @@ void write_html(const std::string& path, const Json& report_or_summary, int focu
 
 // Where the shipped data lives: $LVLM_PROBE_DATA, else the source tree the binary was built from.
 std::string shipped_path(const std::string& relative);
+// InputError naming `path` when the directory it would be written into does not exist, so that a
+// typo in --out fails before minutes of model time, not after them. "-" and "" pass.
+void require_output_dir(const std::string& path);
 
 }  // namespace lvlm::cli

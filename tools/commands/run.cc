@@ -25,6 +25,7 @@ void add_run(CLI::App& app, Action& action) {
       if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("run: give --prompt or --input-ids");
       f->request.dump_features = *features;
       finish_probe_flags(*f);
+      for (const std::string* path : {out.get(), html.get(), features.get()}) require_output_dir(*path);
       ProbeSession session(f->session);
       ProbeResult result = session.run(f->request);
       const OrderedJson report = build_report(result);
