@@ -39,15 +39,6 @@ bool is_index_name(const std::string& name) {
                                    name.compare(name.size() - 6, 6, ".jsonl") == 0);
 }
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // Differences between two JSON values, recursing into objects with dotted key paths.
 void differences(const Json& a, const Json& b, const std::string& key, std::vector<std::string>& out) {
   if (a.is_object() && b.is_object()) {
@@ -129,6 +120,15 @@ std::vector<std::string> settings_differences(const Json& recorded, const Json& 
 }
 
 namespace batch {
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
 
 IndexWriter::IndexWriter(std::string path) : path_(std::move(path)) {
   fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -32,6 +32,9 @@ class IndexWriter {
 // the new settings and keeps the old ones under "previous".
 void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, bool force);
 
+// The current time in UTC, ISO 8601 to the second ("2026-11-25T11:31:35Z"), for records.
+std::string utc_now();
+
 // Removes temp files ("<name>.json.tmp.*", "<name>.safetensors.tmp.*") a killed run left for
 // the given item names. Only this shard's items: other shards may be writing theirs right now.
 void remove_stale_temps(const std::string& dir, const std::set<std::string>& names);

@@ -31,15 +31,6 @@ std::string absolute(const std::string& path) {
   return ec ? path : p.lexically_normal().string();
 }
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 void make_dir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -185,7 +176,7 @@ BatchOutcome run_batch(const BatchOptions& o, const ProbeFunction& probe, const 
       spdlog::warn("item {}: {}", item.id, what);
       if (!bad_input && ++errors_in_a_row >= kMaxErrorsInARow) {
         record["shard"] = o.shard.text();
-        record["finished"] = utc_now();
+        record["finished"] = batch::utc_now();
         index.append(record);
         throw RuntimeFailure("batch: " + std::to_string(kMaxErrorsInARow) + " items in a row failed (last: item " +
                              item.id + ": " + what + "); stopping");
@@ -193,7 +184,7 @@ BatchOutcome run_batch(const BatchOptions& o, const ProbeFunction& probe, const 
       if (bad_input) errors_in_a_row = 0;
     }
     record["shard"] = o.shard.text();
-    record["finished"] = utc_now();
+    record["finished"] = batch::utc_now();
     index.append(record);  // the report is in place: only now does the item count as finished
     const bool ok = record["status"] == "ok";
     if (ok) ++out.ok;

@@ -6,51 +6,11 @@
 #include <cmath>
 #include <map>
 
+#include "json_parts.h"
 #include "lvlm_probe/version.h"
 
 namespace lvlm {
 namespace {
-
-OrderedJson numbers(const std::vector<double>& v) {
-  OrderedJson a = OrderedJson::array();
-  for (double x : v) a.push_back(std::isfinite(x) ? OrderedJson(x) : OrderedJson(nullptr));
-  return a;
-}
-
-struct Summary {
-  double mean = 0, median = 0, q1 = 0, q3 = 0, min = 0, max = 0;
-  size_t count = 0;  // finite values summarised
-};
-
-// Linear-interpolated quantile of sorted values (numpy's default).
-double quantile(const std::vector<double>& sorted, double q) {
-  const double pos = q * static_cast<double>(sorted.size() - 1);
-  const size_t lo = static_cast<size_t>(pos);
-  const size_t hi = std::min(lo + 1, sorted.size() - 1);
-  return sorted[lo] + (pos - static_cast<double>(lo)) * (sorted[hi] - sorted[lo]);
-}
-
-Summary summarize(std::vector<double> values) {
-  values.erase(std::remove_if(values.begin(), values.end(), [](double v) { return !std::isfinite(v); }), values.end());
-  Summary s;
-  s.count = values.size();
-  if (values.empty()) return s;
-  std::sort(values.begin(), values.end());
-  double sum = 0;
-  for (double v : values) sum += v;
-  s.mean = sum / static_cast<double>(values.size());
-  s.median = quantile(values, 0.5);
-  s.q1 = quantile(values, 0.25);
-  s.q3 = quantile(values, 0.75);
-  s.min = values.front();
-  s.max = values.back();
-  return s;
-}
-
-OrderedJson summary_json(const Summary& s) {
-  if (s.count == 0) return nullptr;
-  return {{"mean", s.mean}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"min", s.min}, {"max", s.max}};
-}
 
 OrderedJson stage_options_json(const StageOptions& o) {
   OrderedJson j;
@@ -58,24 +18,6 @@ OrderedJson stage_options_json(const StageOptions& o) {
   j["critical_layer"] = o.critical_layer ? OrderedJson(o.critical_layer) : OrderedJson(nullptr);
   j["window"] = o.window_first ? OrderedJson({o.window_first, o.window_last}) : OrderedJson(nullptr);
   j["config"] = o.config ? OrderedJson(o.config->path) : OrderedJson(nullptr);
-  return j;
-}
-
-OrderedJson stages_json(const StageResult& s) {
-  OrderedJson segments = OrderedJson::array();
-  for (const auto& seg : s.segments)
-    segments.push_back({{"name", seg.name}, {"first_layer", seg.first_layer}, {"last_layer", seg.last_layer}});
-  OrderedJson j;
-  j["method"] = s.method;
-  j["critical_layer"] = s.critical_layer;
-  j["mutation_layer"] = s.mutation_layer;
-  j["confidence"] = s.confidence;
-  j["mutation_window"] = {s.window_first, s.window_last};
-  j["critical_layer_mode"] = s.critical_layer_mode;
-  j["mutation_layer_mode"] = s.mutation_layer_mode;
-  j["config"] = s.config.empty() ? OrderedJson(nullptr) : OrderedJson(s.config);
-  j["segments"] = segments;
-  j["aggregate_curve"] = numbers(s.aggregate_curve);
   return j;
 }
 
@@ -129,7 +71,7 @@ OrderedJson topk_json(const TokenTrace& t, const std::map<int, std::string>& pie
   for (size_t l = 0; l < t.topk_ids.size(); ++l) {
     OrderedJson texts = OrderedJson::array();
     for (int id : t.topk_ids[l]) texts.push_back(pieces.at(id));
-    topk.push_back({{"ids", t.topk_ids[l]}, {"pieces", texts}, {"probs", numbers(t.topk_probs[l])}});
+    topk.push_back({{"ids", t.topk_ids[l]}, {"pieces", texts}, {"probs", finite_numbers(t.topk_probs[l])}});
   }
   return topk;
 }
@@ -143,14 +85,14 @@ OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::
   j["piece"] = text;
   j["critical_layer"] = stages.critical_layer;
   j["mutation_layer"] = stages.mutation_layer;
-  j["p_token"] = numbers(t.p_token);
+  j["p_token"] = finite_numbers(t.p_token);
   j["rank"] = t.rank;
-  j["entropy"] = numbers(t.entropy);
-  j["d_prev"] = numbers(t.d_prev);
-  j["d_final"] = numbers(t.d_final);
-  j["h_norm"] = numbers(t.h_norm);
-  j["cos_prev"] = numbers(t.cos_prev);
-  j["cos_final"] = numbers(t.cos_final);
+  j["entropy"] = finite_numbers(t.entropy);
+  j["d_prev"] = finite_numbers(t.d_prev);
+  j["d_final"] = finite_numbers(t.d_final);
+  j["h_norm"] = finite_numbers(t.h_norm);
+  j["cos_prev"] = finite_numbers(t.cos_prev);
+  j["cos_final"] = finite_numbers(t.cos_final);
   j["topk"] = topk_json(t, pieces);
   return j;
 }
@@ -164,14 +106,14 @@ OrderedJson prompt_position_json(const TokenTrace& t, const ProbeResult& r, cons
   j["kind"] = image ? "image" : "text";
   j["next_id"] = has_next ? OrderedJson(t.token_id) : OrderedJson(nullptr);
   j["next_piece"] = has_next ? OrderedJson(pieces.at(t.token_id)) : OrderedJson(nullptr);
-  j["p_next"] = has_next ? numbers(t.p_token) : OrderedJson(nullptr);
+  j["p_next"] = has_next ? finite_numbers(t.p_token) : OrderedJson(nullptr);
   j["rank_next"] = has_next ? OrderedJson(t.rank) : OrderedJson(nullptr);
-  j["entropy"] = numbers(t.entropy);
-  j["d_prev"] = numbers(t.d_prev);
-  j["d_final"] = numbers(t.d_final);
-  j["h_norm"] = numbers(t.h_norm);
-  j["cos_prev"] = numbers(t.cos_prev);
-  j["cos_final"] = numbers(t.cos_final);
+  j["entropy"] = finite_numbers(t.entropy);
+  j["d_prev"] = finite_numbers(t.d_prev);
+  j["d_final"] = finite_numbers(t.d_final);
+  j["h_norm"] = finite_numbers(t.h_norm);
+  j["cos_prev"] = finite_numbers(t.cos_prev);
+  j["cos_final"] = finite_numbers(t.cos_final);
   j["topk"] = topk_json(t, pieces);
   return j;
 }
@@ -192,11 +134,11 @@ OrderedJson layers_json(const ProbeResult& r) {
     for (const auto& [name, field] : fields) {
       std::vector<double> values;
       for (const auto& t : r.tokens) values.push_back((t.*field)[static_cast<size_t>(l)]);
-      j[name] = summary_json(summarize(values));
+      j[name] = value_summary_json(summarize_values(values));
     }
     std::vector<double> ranks;
     for (const auto& t : r.tokens) ranks.push_back(static_cast<double>(t.rank[static_cast<size_t>(l)]));
-    j["rank"] = summary_json(summarize(ranks));
+    j["rank"] = value_summary_json(summarize_values(ranks));
     layers.push_back(j);
   }
   return layers;
@@ -216,6 +158,36 @@ OrderedJson skip_json(const SkipComparison& s) {
 }
 
 }  // namespace
+
+OrderedJson finite_numbers(const std::vector<double>& values) {
+  OrderedJson a = OrderedJson::array();
+  for (double x : values) a.push_back(std::isfinite(x) ? OrderedJson(x) : OrderedJson(nullptr));
+  return a;
+}
+
+OrderedJson value_summary_json(const ValueSummary& s) {
+  if (s.count == 0) return nullptr;
+  return {{"mean", s.mean}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"min", s.min}, {"max", s.max}};
+}
+
+OrderedJson stages_json(const StageResult& s) {
+  OrderedJson segments = OrderedJson::array();
+  for (const auto& seg : s.segments)
+    segments.push_back({{"name", seg.name}, {"first_layer", seg.first_layer}, {"last_layer", seg.last_layer}});
+  OrderedJson j;
+  j["method"] = s.method;
+  j["critical_layer"] = s.critical_layer;
+  j["mutation_layer"] = s.mutation_layer;
+  j["confidence"] = s.confidence;
+  j["mutation_window"] = {s.window_first, s.window_last};
+  j["critical_layer_mode"] = s.critical_layer_mode;
+  j["mutation_layer_mode"] = s.mutation_layer_mode;
+  j["config"] = s.config.empty() ? OrderedJson(nullptr) : OrderedJson(s.config);
+  j["segments"] = segments;
+  j["aggregate_curve"] = finite_numbers(s.aggregate_curve);
+  return j;
+}
+
 
 OrderedJson build_report(const ProbeResult& r) {
   OrderedJson j;

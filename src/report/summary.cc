@@ -3,6 +3,7 @@
 // can read the other. Key order is fixed; NaN is written as null.
 #include <cmath>
 
+#include "json_parts.h"
 #include "lvlm_probe/report.h"
 #include "lvlm_probe/version.h"
 
@@ -10,17 +11,6 @@ namespace lvlm {
 namespace {
 
 OrderedJson number(double v) { return std::isfinite(v) ? OrderedJson(v) : OrderedJson(nullptr); }
-
-OrderedJson numbers(const std::vector<double>& v) {
-  OrderedJson a = OrderedJson::array();
-  for (double x : v) a.push_back(number(x));
-  return a;
-}
-
-OrderedJson value_summary(const ValueSummary& s) {
-  if (s.count == 0) return nullptr;
-  return {{"mean", s.mean}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"min", s.min}, {"max", s.max}};
-}
 
 OrderedJson items_json(const SummaryInput& in) {
   OrderedJson failures = OrderedJson::array();
@@ -35,27 +25,14 @@ OrderedJson layers_json(const TokenAggregate& a) {
     j["layer"] = layer.layer;
     j["tap"] = layer.layer == 0 ? "blocks.0.hook_resid_pre" : "blocks." + std::to_string(layer.layer - 1) + ".hook_resid_post";
     j["stage"] = layer.stage;
-    for (int k = 0; k < kNumTokenMetrics; ++k) j[kTokenMetrics[k]] = value_summary(layer.metrics[k]);
+    for (int k = 0; k < kNumTokenMetrics; ++k) j[kTokenMetrics[k]] = value_summary_json(layer.metrics[k]);
     layers.push_back(j);
   }
   return layers;
 }
 
-OrderedJson stages_json(const StageResult& s) {
-  OrderedJson segments = OrderedJson::array();
-  for (const auto& seg : s.segments)
-    segments.push_back({{"name", seg.name}, {"first_layer", seg.first_layer}, {"last_layer", seg.last_layer}});
-  OrderedJson j;
-  j["method"] = s.method;
-  j["critical_layer"] = s.critical_layer;
-  j["mutation_layer"] = s.mutation_layer;
-  j["confidence"] = s.confidence;
-  j["mutation_window"] = {s.window_first, s.window_last};
-  j["critical_layer_mode"] = s.critical_layer_mode;
-  j["mutation_layer_mode"] = s.mutation_layer_mode;
-  j["config"] = s.config.empty() ? OrderedJson(nullptr) : OrderedJson(s.config);
-  j["segments"] = segments;
-  j["aggregate_curve"] = numbers(s.aggregate_curve);
+OrderedJson pooled_stages_json(const StageResult& s) {
+  OrderedJson j = stages_json(s);
   j["tokens"] = s.per_token.size();
   return j;
 }
@@ -97,7 +74,7 @@ OrderedJson build_summary(const SummaryInput& in) {
   j["model"] = OrderedJson::parse(in.model.dump());
   j["settings"] = OrderedJson::parse(in.settings.dump());
   j["layers"] = layers_json(in.aggregate);
-  j["stages"] = stages_json(in.aggregate.stages);
+  j["stages"] = pooled_stages_json(in.aggregate.stages);
   j["histograms"] = {{"critical_layer", in.aggregate.critical_histogram},
                      {"mutation_layer", in.aggregate.mutation_histogram}};
   j["features"] = in.features ? features_json(*in.features) : OrderedJson(nullptr);
