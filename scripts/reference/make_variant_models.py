@@ -109,6 +109,13 @@ def make(name, spec, root):
         rename_to_new_layout(os.path.join(out_dir, "model.safetensors"))
 
 
+def onednn_bf16_cpu():
+    """The condition under which libtorch (1.13 and 2.x) sends bfloat16 products to oneDNN."""
+    with open("/proc/cpuinfo") as f:
+        flags = set(next(line for line in f if line.startswith("flags")).split())
+    return {"avx512bw", "avx512vl", "avx512dq"} <= flags
+
+
 def write_reference(name, spec, out_dir, file_name):
     """transformers' outputs on the checkpoint in out_dir (the layout 4.40 reads)."""
     # Reload as users do: from_pretrained keeps RoPE's inv_freq in float32, whereas casting a
@@ -153,8 +160,11 @@ if __name__ == "__main__":
         # bfloat16 kernels differ between libtorch versions (transformers' own tokens change from
         # torch 1.13 to 2.x), so the bf16 variant gets one reference per torch major version:
         # run this with a torch 2.x to write reference.torch2.json beside the 1.13 one.
+        # The CPU matters too: with AVX-512 (BW, VL, DQ) libtorch multiplies bfloat16 through
+        # oneDNN, which rounds otherwise, so such a machine writes reference.torchN.avx512.json.
         major = torch.__version__.split(".")[0]
-        write_reference("bf16", VARIANTS["bf16"], os.path.join(root, "bf16"), f"reference.torch{major}.json")
+        write_reference("bf16", VARIANTS["bf16"], os.path.join(root, "bf16"),
+                        f"reference.torch{major}{'.avx512' if onednn_bf16_cpu() else ''}.json")
         sys.exit(0)
     os.makedirs(root, exist_ok=True)
     for name, spec in VARIANTS.items():

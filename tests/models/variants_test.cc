@@ -14,10 +14,15 @@ class Variant : public ::testing::TestWithParam<std::string> {
 };
 
 // bfloat16 kernels differ between libtorch versions (transformers' own greedy tokens change from
-// torch 1.13 to 2.x), so a variant may carry a reference made with the same major version.
+// torch 1.13 to 2.x) and between CPUs (with AVX-512 BW/VL/DQ both send bfloat16 products to
+// oneDNN), so a variant may carry a reference made with the same major version on the same kind
+// of CPU: reference.torchN.avx512.json, reference.torchN.json, else reference.json.
 std::string reference_file(const std::string& dir) {
-  const std::string own = dir + "/reference.torch" + std::to_string(TORCH_VERSION_MAJOR) + ".json";
-  return file_exists(own) ? own : dir + "/reference.json";
+  const std::string torch = dir + "/reference.torch" + std::to_string(TORCH_VERSION_MAJOR);
+  const bool onednn_bf16 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("avx512dq");
+  if (onednn_bf16 && file_exists(torch + ".avx512.json")) return torch + ".avx512.json";
+  return file_exists(torch + ".json") ? torch + ".json" : dir + "/reference.json";
 }
 
 TEST_P(Variant, MatchesTransformers) {
