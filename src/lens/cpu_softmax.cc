@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 #include <stdexcept>
 
 #if defined(__x86_64__) && defined(LVLM_HAVE_LIBMVEC)
@@ -79,7 +80,38 @@ LVLM_AVX2 double m_log_m(const double* a, const double* b, int64_t vocab) {
 }
 #endif
 
+// One row: counting is a compare-and-add the compiler vectorises; the top k mostly cost one
+// compare per logit against the current k-th.
+void rank_and_top_k_row(const float* x, int64_t vocab, int64_t tok, int64_t k, int64_t* rank, int64_t* top) {
+  const float t = x[tok];
+  int64_t above = 0;
+  for (int64_t v = 0; v < vocab; ++v) above += x[v] > t;
+  *rank = above + 1;
+  std::vector<float> best(static_cast<size_t>(k));
+  int64_t filled = 0;
+  for (int64_t v = 0; v < vocab; ++v) {
+    if (filled == k && !(x[v] > best[static_cast<size_t>(k - 1)])) continue;
+    size_t j = static_cast<size_t>(filled < k ? filled++ : k - 1);
+    for (; j > 0 && x[v] > best[j - 1]; --j) {  // strictly greater moves up: equal ones keep id order
+      best[j] = best[j - 1];
+      top[j] = top[j - 1];
+    }
+    best[j] = x[v];
+    top[j] = v;
+  }
+}
+
 }  // namespace
+
+void rank_and_top_k(const float* logits, int64_t rows, int64_t vocab, const int64_t* tok, int64_t k, int64_t* rank,
+                    int64_t* top) {
+  if (k < 1 || k > vocab) throw std::invalid_argument("rank_and_top_k: k must be in 1..vocab");
+  for (int64_t r = 0; r < rows; ++r)
+    if (tok[r] < 0 || tok[r] >= vocab) throw std::invalid_argument("rank_and_top_k: token id outside the vocabulary");
+  at::parallel_for(0, rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) rank_and_top_k_row(logits + r * vocab, vocab, tok[r], k, rank + r, top + r * k);
+  });
+}
 
 bool fused_softmax_available() {
 #if LVLM_FUSED

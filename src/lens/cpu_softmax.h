@@ -20,4 +20,10 @@ void softmax_rows(const float* logits, int64_t rows, int64_t vocab, double* p, d
 // (0 log 0 = 0).
 void mixture_m_log_m(const double* p, int64_t vocab, const int64_t* a, const int64_t* b, int64_t pairs, double* out);
 
+// For each of `rows` rows of `vocab` float32 logits, in one sweep: rank[r] = 1 + the number of
+// logits above that of token tok[r], and the `k` largest logits' ids in top[r * k ...], largest
+// first, equal logits in vocabulary order (ATen's topk leaves their order unspecified).
+void rank_and_top_k(const float* logits, int64_t rows, int64_t vocab, const int64_t* tok, int64_t k, int64_t* rank,
+                    int64_t* top);
+
 }  // namespace lvlm

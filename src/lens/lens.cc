@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "cpu_softmax.h"
 #include "divergence.h"
@@ -66,6 +68,23 @@ at::Tensor js_rows(const at::Tensor& m_log_m, const at::Tensor& sa, const at::Te
   return at::where(same, at::zeros_like(js), js.clamp_min_(0));
 }
 
+// Which rows of `x` [n, C, V] (contiguous) equal the one above them ([n - 1, C]) and the last
+// layer's ([n, C]), bit for bit: a skipped layer hands on its residual unchanged.
+std::pair<at::Tensor, at::Tensor> equal_rows(const at::Tensor& x) {
+  const int64_t n = x.size(0), C = x.size(1), V = x.size(2);
+  at::Tensor prev = at::empty({n - 1, C}, x.options().dtype(at::kBool)), final = at::empty({n, C}, prev.options());
+  const float* v = x.data_ptr<float>();
+  auto same = [&](int64_t l, int64_t m, int64_t c) {
+    return std::memcmp(v + (l * C + c) * V, v + (m * C + c) * V, sizeof(float) * static_cast<size_t>(V)) == 0;
+  };
+  for (int64_t l = 0; l < n; ++l)
+    for (int64_t c = 0; c < C; ++c) {
+      if (l > 0) prev.data_ptr<bool>()[(l - 1) * C + c] = same(l - 1, l, c);
+      final.data_ptr<bool>()[l * C + c] = same(l, n - 1, c);
+    }
+  return {prev, final};
+}
+
 // Every statistic of C positions from their lens logits [L+1, C, V] (float32) and residual
 // streams [L+1, C, hidden]; ids[c] is the token position c predicts (-1: none). Softmax,
 // entropy and divergences in float64 from the float32 logits; rank and top-k from the float32
@@ -88,8 +107,13 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   at::Tensor d_prev, d_final;
   const at::Tensor below = p.narrow(0, 0, last), above = p.narrow(0, 1, last), top = p.narrow(0, last, 1);
   if (o.divergence == Divergence::jsd) {
-    at::Tensor same_prev = at::eq(logits.narrow(0, 0, last), logits.narrow(0, 1, last)).all(-1);
-    at::Tensor same_final = at::eq(logits, logits.narrow(0, last, 1)).all(-1);
+    at::Tensor same_prev, same_final;
+    if (fused) {
+      std::tie(same_prev, same_final) = equal_rows(logits.contiguous());
+    } else {
+      same_prev = at::eq(logits.narrow(0, 0, last), logits.narrow(0, 1, last)).all(-1);
+      same_final = at::eq(logits, logits.narrow(0, last, 1)).all(-1);
+    }
     d_prev = js_rows(pair_m_log_m(p, false, fused), plogp.narrow(0, 0, last), plogp.narrow(0, 1, last), same_prev);
     d_final = js_rows(pair_m_log_m(p, true, fused), plogp, plogp.narrow(0, last, 1), same_final);
   } else {
@@ -99,11 +123,20 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   std::vector<int64_t> wide;
   for (int id : ids) wide.push_back(std::max(id, 0));
   at::Tensor index = at::tensor(wide, at::kLong).to(logits.device()).view({1, C, 1}).expand({n, C, 1});
-  at::Tensor tok_logit = logits.gather(-1, index);
-  at::Tensor rank = at::gt(logits, tok_logit).sum(-1) + 1;
+  const int64_t k_wanted = std::min<int64_t>(o.top_k, logits.size(-1));
+  at::Tensor rank, top_ids;
+  if (fused) {
+    at::Tensor x = logits.contiguous(), tok = index.contiguous();
+    rank = at::empty({n, C}, tok.options());
+    top_ids = at::empty({n, C, k_wanted}, tok.options());
+    rank_and_top_k(x.data_ptr<float>(), n * C, x.size(2), tok.data_ptr<int64_t>(), k_wanted, rank.data_ptr<int64_t>(),
+                   top_ids.data_ptr<int64_t>());
+  } else {
+    rank = at::gt(logits, logits.gather(-1, index)).sum(-1) + 1;
+    top_ids = std::get<1>(logits.topk(k_wanted, -1));
+  }
   at::Tensor p_token = p.gather(-1, index).squeeze(-1);
-  auto top_k = logits.topk(std::min<int64_t>(o.top_k, logits.size(-1)), -1);
-  at::Tensor top_ids = std::get<1>(top_k), top_probs = p.gather(-1, top_ids);
+  at::Tensor top_probs = p.gather(-1, top_ids);
 
   at::Tensor h = hidden.to(at::kDouble);
   at::Tensor norms = h.norm(2, -1);

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <numeric>
 
 #include "lens/cpu_softmax.h"
 #include "lvlm_probe/image.h"
@@ -92,8 +93,17 @@ TEST_F(LensFast, EveryStatisticEqualsAPlainLoop) {
         int64_t rank = 1;
         for (double q : rows[l].p) rank += q > rows[l].p[token];
         if (scale < 100) EXPECT_EQ(t.rank[l], rank) << "layer " << l;  // ties in p once it underflows
-        EXPECT_EQ(t.topk_ids[l][0], static_cast<int>(logits[static_cast<int64_t>(l)].argmax().item<int64_t>()));
-        EXPECT_NEAR(t.topk_probs[l][0], rows[l].p[static_cast<size_t>(t.topk_ids[l][0])], 1e-15);
+        // top-k: the k largest logits, largest first (random logits: no ties)
+        std::vector<int64_t> order(rows[l].p.size());
+        std::iota(order.begin(), order.end(), 0);
+        const at::Tensor row = logits[static_cast<int64_t>(l)].contiguous();
+        const float* x = row.data_ptr<float>();
+        std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x[a] > x[b]; });
+        ASSERT_EQ(t.topk_ids[l].size(), static_cast<size_t>(o.top_k));
+        for (size_t j = 0; j < t.topk_ids[l].size(); ++j) {
+          EXPECT_EQ(t.topk_ids[l][j], order[j]) << "layer " << l << " top " << j;
+          EXPECT_NEAR(t.topk_probs[l][j], rows[l].p[static_cast<size_t>(order[j])], 1e-15);
+        }
       }
       EXPECT_TRUE(std::isnan(t.d_prev[0]));
       EXPECT_EQ(t.d_final[4], 0.0);
@@ -104,14 +114,34 @@ TEST_F(LensFast, EveryStatisticEqualsAPlainLoop) {
 TEST_F(LensFast, EqualLayersHaveExactlyZeroDivergence) {
   at::Tensor stack = at::randn({5, 64});
   stack[3].copy_(stack[2]);
-  for (Divergence d : {Divergence::jsd, Divergence::dola}) {
-    LensOptions o;
-    o.divergence = d;
-    TokenTrace t = lens_statistics(*model_, stack, 3, o);
-    EXPECT_EQ(t.d_prev[3], 0.0);
-    EXPECT_GT(t.d_prev[2], 0.0);
-    EXPECT_EQ(t.d_final[4], 0.0);
-  }
+  for (Divergence d : {Divergence::jsd, Divergence::dola})
+    for (bool fused : {true, false}) {
+      SCOPED_TRACE(fused ? "fused" : "aten");
+      LensOptions o;
+      o.divergence = d;
+      o.fused_cpu = fused;
+      TokenTrace t = lens_statistics(*model_, stack, 3, o);
+      EXPECT_EQ(t.d_prev[3], 0.0);
+      EXPECT_GT(t.d_prev[2], 0.0);
+      EXPECT_EQ(t.d_final[4], 0.0);
+    }
+}
+
+// By hand: ties rank by "how many are strictly above", and the top k keep vocabulary order.
+TEST(LensCpuLoops, RankAndTopKWithTies) {
+  const float x[] = {1, 3, 3, 2, 3, 0, /* row 2 */ 5, -1, 5, 5, 7, 5};
+  const int64_t tok[] = {3, 3};  // ids within their row
+  int64_t rank[2], top[8];
+  rank_and_top_k(x, 2, 6, tok, 4, rank, top);
+  EXPECT_EQ(rank[0], 4);  // 3, 3, 3 above 2
+  EXPECT_EQ(rank[1], 2);  // only 7 above 5
+  EXPECT_EQ(std::vector<int64_t>(top, top + 4), (std::vector<int64_t>{1, 2, 4, 3}));
+  EXPECT_EQ(std::vector<int64_t>(top + 4, top + 8), (std::vector<int64_t>{4, 0, 2, 3}));
+  rank_and_top_k(x, 1, 6, tok, 6, rank, top);  // k = vocabulary: a full sort
+  EXPECT_EQ(std::vector<int64_t>(top, top + 6), (std::vector<int64_t>{1, 2, 4, 3, 0, 5}));
+  EXPECT_THROW(rank_and_top_k(x, 1, 6, tok, 7, rank, top), std::invalid_argument);
+  const int64_t outside[] = {6};
+  EXPECT_THROW(rank_and_top_k(x, 1, 6, outside, 1, rank, top), std::invalid_argument);
 }
 
 at::Tensor fixture_pixels() {
