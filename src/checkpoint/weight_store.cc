@@ -1,6 +1,7 @@
 // A checkpoint directory's weights: model.safetensors, or the shards that
 // model.safetensors.index.json maps tensor names to (transformers' save_pretrained layout).
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "lvlm_probe/checkpoint.h"
@@ -80,12 +81,14 @@ const TensorView* WeightStore::take(const std::string& name, const std::vector<i
     return nullptr;
   }
   taken_.insert(name);
+  // Which shard: the error line names the model directory, and a sharded checkpoint has several.
+  const std::string tensor = "tensor '" + name + "'" + (t->file ? " in " + std::filesystem::path(*t->file).filename().string() : "");
   if (!is_float_weight(t->dtype)) {
-    problems_.push_back("tensor '" + name + "' has dtype " + dtype_name(t->dtype) + ", expected F32, F16 or BF16");
+    problems_.push_back(tensor + " has dtype " + dtype_name(t->dtype) + ", expected F32, F16 or BF16");
     return nullptr;
   }
   if (!shape.empty() && t->shape != shape) {
-    problems_.push_back("tensor '" + name + "' has shape " + shape_string(t->shape) + ", expected " +
+    problems_.push_back(tensor + " has shape " + shape_string(t->shape) + ", expected " +
                         shape_string(shape) + " from config.json");
     return nullptr;
   }

@@ -173,7 +173,7 @@ TEST(WeightStore, ProblemsAreCollectedThenReportedTogether) {
     FAIL();
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()),
-              test::tiny_model() + ": 2 problems with the weights: tensor 'language_model.model.norm.weight' has shape "
+              test::tiny_model() + ": 2 problems with the weights: tensor 'language_model.model.norm.weight' in model.safetensors has shape "
                                    "[64], expected [65] from config.json; missing tensor 'missing.weight'");
   }
   EXPECT_EQ(store.unused().size(), 80u);

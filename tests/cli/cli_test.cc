@@ -84,14 +84,14 @@ TEST(Cli, BadCheckpointsAreInputErrors) {
          edit_header(m + "/model.safetensors", R"("language_model.model.norm.weight":{"dtype":"F32")",
                      R"("language_model.model.norm.weight":{"dtype":"I32")");
        },
-       {3, "tensor 'language_model.model.norm.weight' has dtype I32, expected F32, F16 or BF16"}},
+       {3, "tensor 'language_model.model.norm.weight' in model.safetensors has dtype I32, expected F32, F16 or BF16"}},
       {"wrong shape",
        [](const std::string& m) {
          Json c = read_json_file(m + "/config.json");
          c["text_config"]["intermediate_size"] = 100;
          write_file_atomic(m + "/config.json", c.dump());
        },
-       {3, "12 problems with the weights: tensor 'language_model.model.layers.0.mlp.gate_proj.weight' has shape [128, 64], "
+       {3, "12 problems with the weights: tensor 'language_model.model.layers.0.mlp.gate_proj.weight' in model.safetensors has shape [128, 64], "
           "expected [100, 64] from config.json"}},
       {"no weights", [](const std::string& m) { fs::remove(m + "/model.safetensors"); },
        {3, "no model.safetensors or model.safetensors.index.json"}},
