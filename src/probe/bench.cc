@@ -107,12 +107,6 @@ Json in_child(const std::function<Json()>& work, uint64_t* peak_rss) {
   return out;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 BenchRun summarize(const std::string& mode, int threads, const std::vector<Json>& samples,
                    const std::vector<uint64_t>& rss) {
   BenchRun run;
@@ -122,12 +116,12 @@ BenchRun summarize(const std::string& mode, int threads, const std::vector<Json>
   auto med = [&](double ProbeTiming::*field) {
     std::vector<double> v;
     for (const auto& t : run.samples) v.push_back(t.*field);
-    return median(v);
+    return summarize_values(v).median;
   };
   run.timing = {med(&ProbeTiming::load), med(&ProbeTiming::vision), med(&ProbeTiming::prefill),
                 med(&ProbeTiming::decode), med(&ProbeTiming::lens), med(&ProbeTiming::total)};
   std::vector<double> r(rss.begin(), rss.end());
-  run.peak_rss_bytes = static_cast<uint64_t>(median(r));
+  run.peak_rss_bytes = static_cast<uint64_t>(summarize_values(r).median);
   run.new_tokens = static_cast<int>(samples.front()["token_ids"].size());
   run.sequence_length = samples.front()["sequence_length"];
   run.token_ids = samples.front()["token_ids"].get<std::vector<int>>();
