@@ -10,6 +10,7 @@
 #include "lvlm_probe/batch.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
+#include "run_dir.h"
 
 namespace lvlm {
 namespace {
@@ -158,6 +159,7 @@ OrderedJson aggregate_runs(const AggregateOptions& o) {
     if (!is_directory(dir)) throw InputError(dir, "not a directory (expected a batch run directory)");
     if (!file_exists(join_path(dir, "run.json")))
       throw InputError(dir, "no run.json: not a run directory written by lvlm-probe batch");
+    batch::read_run_file(dir);
     const std::map<std::string, Json> index = read_run_index(dir);
     if (index.empty()) spdlog::warn("{}: no finished items yet", dir);
     for (const auto& [id, record] : index) {

@@ -164,6 +164,18 @@ void IndexWriter::append(const OrderedJson& record) {
   if (::fsync(fd_) != 0) throw RuntimeFailure(path_ + ": fsync failed: " + std::strerror(errno));
 }
 
+Json read_run_file(const std::string& run_dir) {
+  const std::string path = join_path(run_dir, "run.json");
+  const Json run = read_json_file(path);
+  if (!run.is_object() || !run.contains("settings"))
+    throw InputError(path, std::string("not a run settings file (schema ") + kRunSchema + ")");
+  const Json schema = run.value("schema", Json());
+  if (schema != kRunSchema)
+    throw InputError(path, "schema " + (schema.is_string() ? schema.get<std::string>() : schema.dump()) + ", expected " +
+                               kRunSchema + " (written by another version of lvlm-probe?)");
+  return run;
+}
+
 void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, bool force) {
   const std::string path = join_path(run_dir, "run.json");
   OrderedJson run = {{"schema", kRunSchema},
@@ -178,9 +190,7 @@ void claim_run_settings(const std::string& run_dir, const OrderedJson& settings,
       throw RuntimeFailure(path + ": cannot create: " + std::strerror(errno));
     ::unlink(tmp.c_str());
   }
-  const Json recorded = read_json_file(path);
-  if (!recorded.is_object() || recorded.value("schema", "") != kRunSchema || !recorded.contains("settings"))
-    throw InputError(path, std::string("not a run settings file (schema ") + kRunSchema + ")");
+  const Json recorded = read_run_file(run_dir);
   const std::vector<std::string> diff = settings_differences(recorded["settings"], Json::parse(settings.dump()));
   if (diff.empty()) return;
   std::string list;

@@ -32,6 +32,10 @@ class IndexWriter {
 // the new settings and keeps the old ones under "previous".
 void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, bool force);
 
+// Reads `<run_dir>/run.json` and checks that it is a run settings file of this schema version
+// (InputError naming the file otherwise): the index lines' format depends on it.
+Json read_run_file(const std::string& run_dir);
+
 // The current time in UTC, ISO 8601 to the second ("2026-11-25T11:31:35Z"), for records.
 std::string utc_now();
 

@@ -403,11 +403,20 @@ std::vector<Row> rows() {
        [](Scratch& s) {
          auto d = s.dir.file("run");
          fs::create_directory(d);
-         std::ofstream(d + "/run.json") << R"({"schema": "lvlm-probe/run/1"})";
+         std::ofstream(d + "/run.json") << R"({"schema": "lvlm-probe/run/1", "settings": {}})";
          std::ofstream(d + "/index.jsonl") << "{\"id\": \n";
          return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d + "/index.jsonl:1"};
        },
        3, "invalid JSON"},
+      {"aggregate: run directory of another schema version",
+       [](Scratch& s) {
+         auto d = s.dir.file("run2");
+         fs::create_directory(d);
+         std::ofstream(d + "/run.json") << R"({"schema": "lvlm-probe/run/9", "settings": {}})";
+         std::ofstream(d + "/index.jsonl") << "";
+         return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d + "/run.json"};
+       },
+       3, "schema lvlm-probe/run/9, expected lvlm-probe/run/1"},
       // --- outputs ---------------------------------------------------------------------------
       {"run --out into a missing directory",
        [](Scratch& s) {
