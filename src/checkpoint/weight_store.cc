@@ -82,7 +82,8 @@ const TensorView* WeightStore::take(const std::string& name, const std::vector<i
   }
   taken_.insert(name);
   // Which shard: the error line names the model directory, and a sharded checkpoint has several.
-  const std::string tensor = "tensor '" + name + "'" + (t->file ? " in " + std::filesystem::path(*t->file).filename().string() : "");
+  const std::string shard = t->file ? " in " + std::filesystem::path(*t->file).filename().string() : "";
+  const std::string tensor = "tensor '" + name + "'" + shard;
   if (!is_float_weight(t->dtype)) {
     problems_.push_back(tensor + " has dtype " + dtype_name(t->dtype) + ", expected F32, F16 or BF16");
     return nullptr;

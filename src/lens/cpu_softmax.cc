@@ -4,8 +4,8 @@
 
 #include <cmath>
 #include <limits>
-#include <vector>
 #include <stdexcept>
+#include <vector>
 
 #if defined(__x86_64__) && defined(LVLM_HAVE_LIBMVEC)
 #include <immintrin.h>

@@ -74,13 +74,14 @@ std::pair<at::Tensor, at::Tensor> equal_rows(const at::Tensor& x) {
   const int64_t n = x.size(0), C = x.size(1), V = x.size(2);
   at::Tensor prev = at::empty({n - 1, C}, x.options().dtype(at::kBool)), final = at::empty({n, C}, prev.options());
   const float* v = x.data_ptr<float>();
+  bool *to_prev = prev.data_ptr<bool>(), *to_final = final.data_ptr<bool>();
   auto same = [&](int64_t l, int64_t m, int64_t c) {
     return std::memcmp(v + (l * C + c) * V, v + (m * C + c) * V, sizeof(float) * static_cast<size_t>(V)) == 0;
   };
   for (int64_t l = 0; l < n; ++l)
     for (int64_t c = 0; c < C; ++c) {
-      if (l > 0) prev.data_ptr<bool>()[(l - 1) * C + c] = same(l - 1, l, c);
-      final.data_ptr<bool>()[l * C + c] = same(l, n - 1, c);
+      if (l > 0) to_prev[(l - 1) * C + c] = same(l - 1, l, c);
+      to_final[l * C + c] = same(l, n - 1, c);
     }
   return {prev, final};
 }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <functional>
 
+#include "lvlm_probe/analysis.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
 
