@@ -4,12 +4,13 @@
 # ASan/LSan/UBSan abort the process (SIGABRT), so the test that ran it fails, and a CLI test whose
 # child lvlm-probe hits a finding sees a signal instead of the exit code it expects.
 #
-#   scripts/ci/sanitize.sh                  # core + cli tests (CI default)
-#   LVLM_SANITIZE_TORCH=1 scripts/ci/sanitize.sh   # also torch_tests (model, lens, probe)
+#   scripts/ci/sanitize.sh                  # core, cli and torch tests (CI)
+#   LVLM_SANITIZE_TORCH=0 scripts/ci/sanitize.sh   # without torch_tests (model, lens, probe)
 #
 # Environment (all optional):
 #   LVLM_SANITIZE_BUILD_DIR  build directory           (default <repo>/build-asan)
-#   LVLM_SANITIZE_TORCH      1: build and run torch_tests too (default 0: ~+10 min on 2 cores)
+#   LVLM_SANITIZE_TORCH      0: leave out torch_tests (default 1; they add a few files to a
+#                            build that compiles the torch library for lvlm-probe anyway)
 #   LVLM_JOBS                parallel build / test jobs (default 2)
 #   LVLM_CTEST_ARGS          extra ctest arguments, e.g. "-R Hostile"
 set -euo pipefail
@@ -17,7 +18,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=${LVLM_SANITIZE_BUILD_DIR:-$REPO/build-asan}
 JOBS=${LVLM_JOBS:-2}
-TORCH=${LVLM_SANITIZE_TORCH:-0}
+TORCH=${LVLM_SANITIZE_TORCH:-1}
 log() { printf '\n\033[1m[sanitize %s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*" >&2; }
 start=$SECONDS
 
