@@ -37,7 +37,7 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}));
   sub.add_option("--reduced-math", f.session.device.reduced_math,
                  "bf16/f16 on the CPU: exact (libtorch's kernels, as transformers) or fast (float32 "
-                 "products rounded once; ~30x faster on libtorch 1.13)")
+                 "products rounded once; ~30x faster on libtorch 1.13 without AVX-512, where exact is a scalar loop)")
       ->capture_default_str()->check(CLI::IsMember({"exact", "fast"}));
   sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = all cores)")
