@@ -95,8 +95,9 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   const int64_t n = logits.size(0), last = n - 1, C = logits.size(1);
   at::Tensor p, plogp;  // [n, C, V] and [n, C] float64; plogp = -entropy
   const bool fused = o.fused_cpu && logits.is_cpu() && fused_softmax_available();
+  // What the fused loops read: at most one copy, shared by softmax, equal rows, rank and top-k.
+  const at::Tensor x = fused ? logits.contiguous() : at::Tensor();
   if (fused) {
-    at::Tensor x = logits.contiguous();
     p = at::empty(x.sizes(), x.options().dtype(at::kDouble));
     plogp = at::empty({n, C}, p.options());
     softmax_rows(x.data_ptr<float>(), n * C, x.size(2), p.data_ptr<double>(), plogp.data_ptr<double>());
@@ -110,7 +111,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   if (o.divergence == Divergence::jsd) {
     at::Tensor same_prev, same_final;
     if (fused) {
-      std::tie(same_prev, same_final) = equal_rows(logits.contiguous());
+      std::tie(same_prev, same_final) = equal_rows(x);
     } else {
       same_prev = at::eq(logits.narrow(0, 0, last), logits.narrow(0, 1, last)).all(-1);
       same_final = at::eq(logits, logits.narrow(0, last, 1)).all(-1);
@@ -127,7 +128,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   const int64_t k_wanted = std::min<int64_t>(o.top_k, logits.size(-1));
   at::Tensor rank, top_ids;
   if (fused) {
-    at::Tensor x = logits.contiguous(), tok = index.contiguous();
+    at::Tensor tok = index.contiguous();
     rank = at::empty({n, C}, tok.options());
     top_ids = at::empty({n, C, k_wanted}, tok.options());
     rank_and_top_k(x.data_ptr<float>(), n * C, x.size(2), tok.data_ptr<int64_t>(), k_wanted, rank.data_ptr<int64_t>(),
