@@ -90,6 +90,19 @@ std::string model_with_config_text(Scratch& s, const std::string& text) {
   return m;
 }
 
+// A batch run directory `name` holding exactly this run.json and index.jsonl.
+std::string run_dir_with(Scratch& s, const std::string& name, const std::string& run_json, const std::string& index) {
+  const std::string d = s.dir.file(name);
+  fs::create_directory(d);
+  std::ofstream(d + "/run.json") << run_json;
+  std::ofstream(d + "/index.jsonl") << index;
+  return d;
+}
+
+std::string aggregate_command(Scratch& s, const std::string& run_dir) {
+  return "aggregate " + q(run_dir) + " --out " + q(s.out_dir + "/s.json");
+}
+
 // PNG with a valid IHDR claiming width x height (CRCs correct, so only the size is wrong).
 uint32_t crc32(const std::string& b) {
   uint32_t c = 0xffffffffu;
@@ -397,24 +410,18 @@ std::vector<Row> rows() {
        3, "tokens[1].p_token holds a non-number"},
       // --- aggregate (batch run directories) ----------------------------------------------------
       {"aggregate: run directory missing",
-       [](Scratch& s) { auto d = s.dir.file("no-run"); return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d}; },
+       [](Scratch& s) { auto d = s.dir.file("no-run"); return Invocation{aggregate_command(s, d), d}; },
        3, "not a directory (expected a batch run directory)"},
       {"aggregate: torn index line",
        [](Scratch& s) {
-         auto d = s.dir.file("run");
-         fs::create_directory(d);
-         std::ofstream(d + "/run.json") << R"({"schema": "lvlm-probe/run/1", "settings": {}})";
-         std::ofstream(d + "/index.jsonl") << "{\"id\": \n";
-         return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d + "/index.jsonl:1"};
+         auto d = run_dir_with(s, "run", R"({"schema": "lvlm-probe/run/1", "settings": {}})", "{\"id\": \n");
+         return Invocation{aggregate_command(s, d), d + "/index.jsonl:1"};
        },
        3, "invalid JSON"},
       {"aggregate: run directory of another schema version",
        [](Scratch& s) {
-         auto d = s.dir.file("run2");
-         fs::create_directory(d);
-         std::ofstream(d + "/run.json") << R"({"schema": "lvlm-probe/run/9", "settings": {}})";
-         std::ofstream(d + "/index.jsonl") << "";
-         return Invocation{"aggregate " + q(d) + " --out " + q(s.out_dir + "/s.json"), d + "/run.json"};
+         auto d = run_dir_with(s, "run2", R"({"schema": "lvlm-probe/run/9", "settings": {}})", "");
+         return Invocation{aggregate_command(s, d), d + "/run.json"};
        },
        3, "schema lvlm-probe/run/9, expected lvlm-probe/run/1"},
       // --- outputs ---------------------------------------------------------------------------
