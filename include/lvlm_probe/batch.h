@@ -84,7 +84,9 @@ std::string index_file_name(const Shard& shard);
 // any other malformed line is an InputError "<file>:<line>: ...".
 std::vector<Json> read_index_file(const std::string& path, uint64_t* valid_bytes = nullptr);
 
-// Every index file of a run directory, in name order; per id the last record wins.
+// Every index file of a run directory, in name order; per id the last record wins. A record
+// whose report or features path leads outside the run directory (also through a symbolic link)
+// is an InputError "<file>:<line>: ...".
 std::map<std::string, Json> read_run_index(const std::string& run_dir);
 
 // ---------------------------------------------------------------------------------------------
@@ -117,18 +119,23 @@ struct BatchOutcome {
 using ProbeFunction = std::function<ProbeResult(const ProbeRequest&)>;
 
 // Probes every unfinished item of the shard. `stop` is polled between items: when it holds a
-// signal number the run stops cleanly after the item in flight. An item whose image or input is
-// bad (InputError) is recorded as failed and the run goes on; other errors end the run after
-// three in a row. UsageError (naming what differs) when run.json records other settings and
-// `force` is not set.
+// signal number the run stops cleanly after the item in flight. Any error of an item (its prompt
+// too long or without <image>, a bad image, ...) is recorded as failed with its reason and the
+// run goes on; only runtime failures three items in a row end the run. The caller checks the
+// settings against the model first (ProbeSession::check), so what fails is the item's own.
+// UsageError (naming what differs) when run.json records other settings and `force` is not set,
+// or another shard layout (docs/batch.md).
 BatchOutcome run_batch(const BatchOptions& options, const ProbeFunction& probe,
                        const volatile std::sig_atomic_t* stop = nullptr);
 
 // The settings run.json records and resumes compare (everything that changes a number or an
 // item's meaning; not --limit, --ids, --shard or --threads).
 OrderedJson run_settings(const BatchOptions& options);
-// "lens: 'norm' in run.json, 'raw' now" per differing key; empty when equal.
-std::vector<std::string> settings_differences(const Json& recorded, const Json& current);
+// "lens: \"norm\" in run.json, \"raw\" now" per differing key (dotted paths into objects), with
+// the two labels given; empty when equal.
+std::vector<std::string> settings_differences(const Json& recorded, const Json& current,
+                                              const std::string& recorded_label = "in run.json",
+                                              const std::string& current_label = "now");
 
 // ---------------------------------------------------------------------------------------------
 // Aggregation of run directories (`lvlm-probe aggregate`).

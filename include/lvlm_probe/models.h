@@ -105,6 +105,10 @@ struct GenerateResult {
   double vision_seconds = 0, prefill_seconds = 0, decode_seconds = 0;
 };
 
+// UsageError for options no input can satisfy (no new tokens, a skipped layer outside 1..L);
+// generate_greedy() checks them too.
+void check_generate_options(const GenerateOptions& options, const ModelInfo& info);
+
 // Greedy decoding as transformers' generate(do_sample=False, num_beams=1). `pixel_values` may be
 // undefined when the prompt holds no image token.
 GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,

@@ -84,6 +84,11 @@ class ProbeSession {
   ProbeSession& operator=(const ProbeSession&) = delete;
 
   const ModelInfo& model() const;
+  // Refuses what in `request` no image or prompt can make valid for this model: the template, a
+  // missing tokenizer, top-k, the number of new tokens, skipped layers, the stage method's layers
+  // (the errors run() would throw for every input). A batch calls it once before any item, so
+  // an item's own failure is never one of these.
+  void check(const ProbeRequest& request) const;
   ProbeResult run(const ProbeRequest& request);
   // Greedy generation alone on the same input, no lens: the baseline `bench` compares run() with.
   // Fills the input fields, token_ids, text, stop_reason and timing; tokens and stages stay empty.

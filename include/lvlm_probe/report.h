@@ -44,7 +44,14 @@ inline constexpr const char* kSummarySchema = "lvlm-probe/summary/1";
 
 struct SummaryFailure {
   int run = 0;  // index into SummaryInput::runs
-  std::string id, error;
+  std::string id, reason;
+};
+
+// One aggregated run directory: the settings its items were probed with.
+struct SummaryRun {
+  Json settings;  // run.json's
+  Json model;     // of its first finished item's report; null without one
+  size_t items = 0, ok = 0, failed = 0;
 };
 
 // Hidden states of one step compared across images.
@@ -64,6 +71,7 @@ struct FeatureSummary {
 
 struct SummaryInput {
   std::vector<std::string> runs;  // run directories as given
+  std::vector<SummaryRun> run_details;  // one per entry of runs
   size_t total = 0, ok = 0, failed = 0, tokens = 0;
   std::vector<SummaryFailure> failures;
   Json model, settings;           // the first report's; the compared settings agree in all

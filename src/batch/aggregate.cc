@@ -3,7 +3,9 @@
 // step, its features file (hidden states [L+1, hidden]) for the cross-image comparison.
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <limits>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -55,15 +57,54 @@ std::vector<double> layer_values(const Json& token, const char* key, const std::
   return v;
 }
 
-// The settings that must agree for tokens of different items to be pooled.
+const Json& child(const Json& parent, const char* key) {
+  static const Json kNull;
+  return parent.is_object() && parent.contains(key) ? parent[key] : kNull;
+}
+
+// What must agree for tokens of different items to be pooled: every setting of the report that
+// changes a pooled number (all but top_k, which changes only the top-k lists), the template, and
+// the model's shape, dtype and device.
 Json pooled_settings(const Json& report) {
-  const Json& s = report["settings"];
-  Json out = Json::object();
-  for (const char* key : {"lens", "divergence", "stages"})
-    if (s.contains(key)) out[key] = s[key];
-  out["num_layers"] = report["model"].value("num_layers", 0);
-  out["hidden_size"] = report["model"].value("hidden_size", 0);
+  Json out = child(report, "settings").is_object() ? report["settings"] : Json::object();
+  out.erase("top_k");
+  out["template"] = child(child(report, "input"), "template");
+  const Json& model = report["model"];
+  for (const char* key : {"vocab_size", "dtype", "device"}) out[key] = child(model, key);
+  out["num_layers"] = model.value("num_layers", 0);
+  out["hidden_size"] = model.value("hidden_size", 0);
   return out;
+}
+
+// What must agree between pooled runs: run.json's settings but the data set (what pooling
+// runs is for) and those that change no pooled token number: top_k, prompt positions, which
+// steps keep features and how they are stored (null in runs that keep none).
+Json run_pooled_settings(const Json& run_file) {
+  Json out = run_file["settings"];
+  if (!out.is_object()) return Json::object();
+  for (const char* key : {"dataset", "top_k", "positions", "feature_steps", "feature_dtype"}) out.erase(key);
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "; ") + p;
+  return out;
+}
+
+// Each run directory once: the same directory under two names would count its items twice.
+void refuse_repeated_runs(const std::vector<std::string>& dirs) {
+  std::map<std::string, std::string> seen;  // canonical path -> the name given first
+  for (const auto& dir : dirs) {
+    if (!is_directory(dir)) throw InputError(dir, "not a directory (expected a batch run directory)");
+    std::error_code ec;
+    const std::string real = std::filesystem::canonical(dir, ec).string();
+    if (ec) throw InputError(dir, "cannot resolve the path: " + ec.message());
+    const auto [it, fresh] = seen.emplace(real, dir);
+    if (!fresh)
+      throw UsageError("aggregate: '" + it->second + "' and '" + dir + "' are the same run directory (" + real +
+                       "); name each run directory once");
+  }
 }
 
 // The stage method of the reports, applied to the pooled tokens.
@@ -133,98 +174,135 @@ struct FeatureCollector {
   }
 };
 
+// Runs, items and tokens pooled so far, checked to agree on everything that changes a number.
+struct Pool {
+  SummaryInput in;
+  std::vector<TokenRecord> tokens;
+  Json reference;  // pooled_settings of the first report
+  std::string reference_path;
+  Json run_reference;  // run_pooled_settings of the first run
+  std::string run_reference_path;
+  StageOptions stage_options;
+  int num_layers = 0, hidden = 0;
+  std::optional<FeatureCollector> features;
+  size_t max_points = 0;
+
+  void add_run(int r, const std::string& dir);
+  void add_report(const Json& report, const std::string& report_path);
+  void check_run_settings(const Json& run_file, const std::string& path);
+};
+
+void Pool::check_run_settings(const Json& run_file, const std::string& path) {
+  const Json settings = run_pooled_settings(run_file);
+  if (run_reference_path.empty()) {
+    run_reference = settings;
+    run_reference_path = path;
+    return;
+  }
+  const auto diff = settings_differences(run_reference, settings, "in " + run_reference_path, "here");
+  if (!diff.empty())
+    throw InputError(path, "its items cannot be pooled with those of " + run_reference_path +
+                               " (settings that change numbers differ): " + joined(diff));
+}
+
+void Pool::add_report(const Json& report, const std::string& report_path) {
+  const Json settings = pooled_settings(report);
+  if (reference.is_null()) {
+    reference = settings;
+    reference_path = report_path;
+    in.model = report["model"];
+    in.settings = report["settings"];
+    stage_options = stage_options_of(report);
+    num_layers = settings["num_layers"].get<int>();
+    hidden = settings["hidden_size"].get<int>();
+    if (features) features->max_items = std::max<size_t>(max_points / (static_cast<size_t>(num_layers) + 1), 2);
+  } else if (settings != reference) {
+    throw InputError(report_path, "cannot be pooled with " + reference_path + ": " +
+                                      joined(settings_differences(reference, settings, "there", "here")));
+  }
+  for (const Json& token : report["tokens"]) {
+    TokenRecord t;
+    for (int k = 0; k < kNumTokenMetrics; ++k) t.metrics[k] = layer_values(token, kTokenMetrics[k], report_path);
+    t.critical_layer = token.value("critical_layer", -1);
+    t.mutation_layer = token.value("mutation_layer", -1);
+    tokens.push_back(std::move(t));
+  }
+}
+
+// Reads one run directory: its settings, its index (last record per id; report and features
+// paths already checked to lie inside `dir`), its reports and features.
+void Pool::add_run(int r, const std::string& dir) {
+  if (!file_exists(join_path(dir, "run.json")))
+    throw InputError(dir, "no run.json: not a run directory written by lvlm-probe batch");
+  const Json run_file = batch::read_run_file(dir);
+  check_run_settings(run_file, join_path(dir, "run.json"));
+  SummaryRun run;
+  run.settings = run_file["settings"];
+  const std::map<std::string, Json> index = read_run_index(dir);
+  if (index.empty()) spdlog::warn("{}: no finished items yet", dir);
+  for (const auto& [id, record] : index) {
+    ++in.total, ++run.items;
+    if (record["status"] == "failed") {
+      ++in.failed, ++run.failed;
+      in.failures.push_back({r, id, record.value("reason", record.value("error", ""))});
+      continue;
+    }
+    const std::string report_path = join_path(dir, record["report"].get<std::string>());
+    const Json report = read_report(report_path);
+    add_report(report, report_path);
+    if (run.model.is_null()) run.model = report["model"];
+    ++in.ok, ++run.ok;
+    const Json& feature_file = record.contains("features") ? record["features"] : Json();
+    if (features && feature_file.is_string())
+      features->add(join_path(dir, feature_file.get<std::string>()), id, r, num_layers, hidden);
+  }
+  in.run_details.push_back(std::move(run));
+}
+
+void add_features(const AggregateOptions& o, const Pool& pool, SummaryInput& in) {
+  const auto& collected = *pool.features;
+  if (collected.items == 0) {
+    spdlog::warn("aggregate: no item has features at step {} (batch --feature-steps); the summary has none",
+                 o.feature_step);
+    return;
+  }
+  FeatureSummary f;
+  f.step = o.feature_step;
+  f.items = collected.items;
+  for (const auto& c : collected.cosine) f.mean_pairwise_cosine.push_back(c.mean());
+  f.options = o.embedding;
+  f.points = collected.points;
+  f.items_embedded = collected.items_embedded;
+  if (f.items != collected.items_embedded)
+    spdlog::info("aggregate: embedding the first {} of {} items ({} points at most)", f.items_embedded, f.items,
+                 pool.max_points);
+  f.embedding = embed_2d(collected.rows, collected.dim, o.embedding);
+  in.features = std::move(f);
+}
+
 }  // namespace
 
 OrderedJson aggregate_runs(const AggregateOptions& o) {
   if (o.run_dirs.empty()) throw UsageError("aggregate: give at least one run directory");
   if (o.feature_step < -1) throw UsageError("--feature-step: steps start at 0 (-1 = no features)");
-  SummaryInput in;
-  in.runs = o.run_dirs;
-  std::vector<TokenRecord> tokens;
-  Json reference;  // pooled_settings of the first report
-  std::string reference_path;
-  StageOptions stage_options;
-  int num_layers = 0, hidden = 0;
-
-  std::optional<FeatureCollector> features;
+  refuse_repeated_runs(o.run_dirs);
+  Pool pool;
+  pool.in.runs = o.run_dirs;
   if (o.feature_step >= 0) {
-    features.emplace();
-    features->step = o.feature_step;
+    pool.features.emplace();
+    pool.features->step = o.feature_step;
   }
-  size_t max_points = o.max_points;
-  if (max_points == 0) max_points = o.embedding.method == EmbeddingMethod::tsne ? kDefaultPointsTsne : kDefaultPointsPca;
+  pool.max_points = o.max_points;
+  if (pool.max_points == 0)
+    pool.max_points = o.embedding.method == EmbeddingMethod::tsne ? kDefaultPointsTsne : kDefaultPointsPca;
+  for (size_t r = 0; r < o.run_dirs.size(); ++r) pool.add_run(static_cast<int>(r), o.run_dirs[r]);
 
-  for (size_t r = 0; r < o.run_dirs.size(); ++r) {
-    const std::string& dir = o.run_dirs[r];
-    if (!is_directory(dir)) throw InputError(dir, "not a directory (expected a batch run directory)");
-    if (!file_exists(join_path(dir, "run.json")))
-      throw InputError(dir, "no run.json: not a run directory written by lvlm-probe batch");
-    batch::read_run_file(dir);
-    const std::map<std::string, Json> index = read_run_index(dir);
-    if (index.empty()) spdlog::warn("{}: no finished items yet", dir);
-    for (const auto& [id, record] : index) {
-      ++in.total;
-      if (record["status"] == "failed") {
-        ++in.failed;
-        in.failures.push_back({static_cast<int>(r), id, record.value("error", "")});
-        continue;
-      }
-      const std::string report_path = join_path(dir, record.value("report", ""));
-      const Json report = read_report(report_path);
-      const Json settings = pooled_settings(report);
-      if (reference.is_null()) {
-        reference = settings;
-        reference_path = report_path;
-        in.model = report["model"];
-        in.settings = report["settings"];
-        stage_options = stage_options_of(report);
-        num_layers = settings["num_layers"].get<int>();
-        hidden = settings["hidden_size"].get<int>();
-        if (features) {
-          const size_t per_item = static_cast<size_t>(num_layers) + 1;
-          features->max_items = std::max<size_t>(max_points / per_item, 2);
-        }
-      } else if (settings != reference) {
-        const auto diff = settings_differences(reference, settings);
-        std::string list;
-        for (const auto& d : diff) list += (list.empty() ? "" : "; ") + d;
-        throw InputError(report_path, "cannot be pooled with " + reference_path + ": " + list);
-      }
-      ++in.ok;
-      for (const Json& token : report["tokens"]) {
-        TokenRecord t;
-        for (int k = 0; k < kNumTokenMetrics; ++k) t.metrics[k] = layer_values(token, kTokenMetrics[k], report_path);
-        t.critical_layer = token.value("critical_layer", -1);
-        t.mutation_layer = token.value("mutation_layer", -1);
-        tokens.push_back(std::move(t));
-      }
-      const Json& feature_file = record.contains("features") ? record["features"] : Json();
-      if (features && feature_file.is_string())
-        features->add(join_path(dir, feature_file.get<std::string>()), id, static_cast<int>(r), num_layers, hidden);
-    }
-  }
+  SummaryInput& in = pool.in;
   if (in.ok == 0)
     throw InputError(o.run_dirs.front(), "no finished item to aggregate (" + std::to_string(in.failed) + " failed)");
-  in.tokens = tokens.size();
-  in.aggregate = aggregate_tokens(tokens, num_layers, stage_options);
-
-  if (features && features->items == 0) {
-    spdlog::warn("aggregate: no item has features at step {} (batch --feature-steps); the summary has none",
-                 o.feature_step);
-  } else if (features) {
-    FeatureSummary f;
-    f.step = o.feature_step;
-    f.items = features->items;
-    for (const auto& c : features->cosine) f.mean_pairwise_cosine.push_back(c.mean());
-    f.options = o.embedding;
-    f.points = features->points;
-    f.items_embedded = features->items_embedded;
-    if (f.items < features->items_embedded || f.items > features->items_embedded)
-      spdlog::info("aggregate: embedding the first {} of {} items ({} points at most)", f.items_embedded, f.items,
-                   max_points);
-    f.embedding = embed_2d(features->rows, features->dim, o.embedding);
-    in.features = std::move(f);
-  }
+  in.tokens = pool.tokens.size();
+  in.aggregate = aggregate_tokens(pool.tokens, pool.num_layers, pool.stage_options);
+  if (pool.features) add_features(o, pool, in);
   return build_summary(in);
 }
 

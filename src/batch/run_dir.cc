@@ -27,11 +27,39 @@ bool file_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-void check_record(const Json& j, const std::string& origin) {
+// A file an ok record names must lie inside the run directory, also after resolving symbolic
+// links: `aggregate` reads it, and an index line must not make it read /etc/passwd. The message
+// shows the recorded path (escaped, cut short), never the bytes of the file it names.
+void check_record_path(const Json& j, const char* key, const fs::path& run_dir, const std::string& origin) {
+  if (!j.contains(key) || j[key].is_null()) {
+    if (std::string(key) == "report") throw InputError(origin, "an ok record without key 'report'");
+    return;
+  }
+  if (!j[key].is_string()) throw InputError(origin, std::string("key '") + key + "' must be a path (a string)");
+  const fs::path rel = j[key].get<std::string>();
+  std::string shown = Json(rel.string().substr(0, 200)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  const auto outside = [&](const std::string& how) {
+    return InputError(origin, std::string("key '") + key + "' " + shown + " " + how +
+                                  " outside the run directory; refused");
+  };
+  bool climbs = rel.empty() || rel.is_absolute();
+  for (const auto& part : rel) climbs = climbs || part == "..";
+  if (climbs) throw outside("points");
+  std::error_code ec;
+  const fs::path base = fs::weakly_canonical(run_dir, ec), target = fs::weakly_canonical(run_dir / rel, ec);
+  if (ec) throw InputError(origin, std::string("key '") + key + "' " + shown + ": cannot resolve: " + ec.message());
+  const auto mismatch = std::mismatch(base.begin(), base.end(), target.begin(), target.end());
+  if (mismatch.first != base.end()) throw outside("leads (through a symbolic link)");
+}
+
+void check_record(const Json& j, const std::string& origin, const fs::path& run_dir) {
   if (!j.is_object()) throw InputError(origin, "expected a JSON object per line");
   if (!j.contains("id") || !j["id"].is_string()) throw InputError(origin, "missing key 'id' (a string)");
   const std::string status = j.value("status", "");
   if (status != "ok" && status != "failed") throw InputError(origin, "key 'status' must be \"ok\" or \"failed\"");
+  if (status != "ok") return;
+  check_record_path(j, "report", run_dir, origin);
+  check_record_path(j, "features", run_dir, origin);
 }
 
 bool is_index_name(const std::string& name) {
@@ -39,19 +67,45 @@ bool is_index_name(const std::string& name) {
                                    name.compare(name.size() - 6, 6, ".jsonl") == 0);
 }
 
+struct Labels {
+  const std::string &a, &b;  // how a message names where each value comes from
+};
+
 // Differences between two JSON values, recursing into objects with dotted key paths.
-void differences(const Json& a, const Json& b, const std::string& key, std::vector<std::string>& out) {
+void differences(const Json& a, const Json& b, const std::string& key, const Labels& labels,
+                 std::vector<std::string>& out) {
   if (a.is_object() && b.is_object()) {
     std::vector<std::string> keys;
     for (auto it = a.begin(); it != a.end(); ++it) keys.push_back(it.key());
     for (auto it = b.begin(); it != b.end(); ++it)
       if (!a.contains(it.key())) keys.push_back(it.key());
     for (const auto& k : keys)
-      differences(a.contains(k) ? a[k] : Json(), b.contains(k) ? b[k] : Json(), key.empty() ? k : key + "." + k, out);
+      differences(a.contains(k) ? a[k] : Json(), b.contains(k) ? b[k] : Json(), key.empty() ? k : key + "." + k, labels,
+                  out);
     return;
   }
-  if (a != b) out.push_back(key + ": " + (a.is_null() ? "absent" : a.dump()) + " in run.json, " +
-                            (b.is_null() ? "absent" : b.dump()) + " now");
+  if (a != b) out.push_back(key + ": " + (a.is_null() ? "absent" : a.dump()) + " " + labels.a + ", " +
+                            (b.is_null() ? "absent" : b.dump()) + " " + labels.b);
+}
+
+std::string layout_text(const Json& layout) {
+  const std::string hash = layout.value("items_sha256", "");
+  return "--shard I/" + std::to_string(layout.value("shards", 0)) + " over " +
+         std::to_string(layout.value("items", 0)) + " items (ids sha256 " + hash.substr(0, 12) + ")";
+}
+
+// Writers of one run directory must agree on which shard each item is in. A run.json without a
+// layout (written before layouts were recorded) is not checked.
+void check_layout(const std::string& path, const Json& recorded, const Json& current) {
+  if (!recorded.contains("layout")) return;
+  const Json& was = recorded["layout"];
+  const int shards = current["shards"].get<int>();
+  if (was.value("shards", 0) == shards &&
+      (shards == 1 || was.value("items_sha256", "") == current["items_sha256"].get<std::string>()))
+    return;
+  throw UsageError(path + ": the run directory was created for " + layout_text(was) + ", this run is for " +
+                   layout_text(current) + "; writers with other layouts would probe items twice (use the same " +
+                   "--shard count, data set and --ids, or another --out)");
 }
 
 }  // namespace
@@ -76,6 +130,7 @@ std::string index_file_name(const Shard& shard) {
 
 std::vector<Json> read_index_file(const std::string& path, uint64_t* valid_bytes) {
   const std::string text = read_file(path);
+  const fs::path run_dir = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
   std::vector<Json> records;
   size_t pos = 0;
   int line = 0;
@@ -87,7 +142,7 @@ std::vector<Json> read_index_file(const std::string& path, uint64_t* valid_bytes
     if (content.find_first_not_of(" \t\r") != std::string_view::npos) {
       const std::string origin = path + ":" + std::to_string(line);
       records.push_back(parse_json(content, origin));
-      check_record(records.back(), origin);
+      check_record(records.back(), origin, run_dir);
     }
     pos = end + 1;
   }
@@ -113,9 +168,10 @@ std::map<std::string, Json> read_run_index(const std::string& run_dir) {
   return last;
 }
 
-std::vector<std::string> settings_differences(const Json& recorded, const Json& current) {
+std::vector<std::string> settings_differences(const Json& recorded, const Json& current,
+                                              const std::string& recorded_label, const std::string& current_label) {
   std::vector<std::string> out;
-  differences(recorded, current, "", out);
+  differences(recorded, current, "", {recorded_label, current_label}, out);
   return out;
 }
 
@@ -153,7 +209,8 @@ IndexWriter::~IndexWriter() {
 }
 
 void IndexWriter::append(const OrderedJson& record) {
-  const std::string line = record.dump() + "\n";
+  // A file name or reason may hold bytes that are not UTF-8: replaced, never a failed append.
+  const std::string line = record.dump(-1, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
   size_t done = 0;
   while (done < line.size()) {
     const ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
@@ -176,11 +233,18 @@ Json read_run_file(const std::string& run_dir) {
   return run;
 }
 
-void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, bool force) {
+OrderedJson shard_layout(const std::vector<BatchItem>& listed, const Shard& shard) {
+  std::string ids;  // length-prefixed: ids may hold any byte
+  for (const auto& item : listed) ids += std::to_string(item.id.size()) + ":" + item.id;
+  return {{"shards", shard.count}, {"items", listed.size()}, {"items_sha256", sha256_hex(ids)}};
+}
+
+void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, const OrderedJson& layout, bool force) {
   const std::string path = join_path(run_dir, "run.json");
   OrderedJson run = {{"schema", kRunSchema},
                      {"tool", {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}}},
                      {"created", utc_now()},
+                     {"layout", layout},
                      {"settings", settings}};
   if (!file_exists(path)) {
     const std::string tmp = path + ".tmp." + std::to_string(::getpid());
@@ -191,6 +255,7 @@ void claim_run_settings(const std::string& run_dir, const OrderedJson& settings,
     ::unlink(tmp.c_str());
   }
   const Json recorded = read_run_file(run_dir);
+  check_layout(path, recorded, Json::parse(layout.dump()));
   const std::vector<std::string> diff = settings_differences(recorded["settings"], Json::parse(settings.dump()));
   if (diff.empty()) return;
   std::string list;
@@ -199,6 +264,7 @@ void claim_run_settings(const std::string& run_dir, const OrderedJson& settings,
     throw UsageError(path + ": this run's settings differ from the ones its items were probed with: " + list +
                      " (use another --out, or --force to resume anyway)");
   spdlog::warn("{}: resuming with other settings (--force): {}", path, list);
+  if (recorded.contains("layout")) run["layout"] = OrderedJson::parse(recorded["layout"].dump());
   run["previous"] = OrderedJson::parse(recorded.dump());
   write_file_atomic(path, dump_json(run));
 }

@@ -3,6 +3,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "lvlm_probe/batch.h"
 
@@ -27,10 +28,17 @@ class IndexWriter {
   int fd_ = -1;
 };
 
-// Creates run.json with `settings` when it is missing (link(), so concurrent shards cannot both
-// create it), else compares: UsageError naming every difference unless `force`, which records
-// the new settings and keeps the old ones under "previous".
-void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, bool force);
+// How the items are split among the writers of a run directory: {"shards": N, "items": M,
+// "items_sha256": hash of the ids in order}, over the item list after --ids and before --limit
+// (item i is in shard i mod N, so a longer or shorter prefix keeps every item's shard).
+OrderedJson shard_layout(const std::vector<BatchItem>& listed, const Shard& shard);
+
+// Creates run.json with `settings` and `layout` when it is missing (link(), so concurrent shards
+// cannot both create it), else compares. A layout of another shard count (or, sharded, another
+// item list) is a UsageError naming run.json and both layouts: writers could probe an item
+// twice; `force` does not change that. Other settings are a UsageError naming every difference
+// unless `force`, which records the new settings and keeps the old ones under "previous".
+void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, const OrderedJson& layout, bool force);
 
 // Reads `<run_dir>/run.json` and checks that it is a run settings file of this schema version
 // (InputError naming the file otherwise): the index lines' format depends on it.

@@ -4,6 +4,7 @@
 // write() + fsync). A kill before the index line leaves the item unfinished: the next run probes it
 // again and overwrites its files. A kill inside the append leaves a torn last line, which the next
 // IndexWriter cuts off.
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -44,6 +45,31 @@ bool finished(const Json* record, const std::string& run_dir, bool retry_failed)
   // An ok record whose report went missing (deleted by hand) is probed again.
   const std::string report = record->value("report", "");
   return !report.empty() && file_exists(join_path(run_dir, report));
+}
+
+// The exit-code class of an item's failure: "usage" (its prompt does not fit the model, e.g.
+// too long or without <image> under --template raw), "input" (its image, non-finite numbers)
+// or "runtime". Problems of the whole run never get here: the CLI checks them before any item.
+const char* failure_kind(const std::exception& e) {
+  const auto* error = dynamic_cast<const Error*>(&e);
+  if (error && error->code() == ExitCode::usage) return "usage";
+  if (error && error->code() == ExitCode::bad_input) return "input";
+  return "runtime";
+}
+
+// The first line (libtorch appends a backtrace), at most kMaxReason bytes.
+std::string one_line(const std::string& what) {
+  constexpr size_t kMaxReason = 1000;
+  std::string line = what.substr(0, what.find('\n'));
+  if (line.size() > kMaxReason) line = line.substr(0, kMaxReason) + "...";
+  return line;
+}
+
+// The data set's items after --ids; --limit keeps a prefix, which keeps every item's shard.
+std::vector<BatchItem> listed_items(const DatasetOptions& options) {
+  DatasetOptions unlimited = options;
+  unlimited.limit = 0;
+  return load_dataset(unlimited);
 }
 
 }  // namespace
@@ -89,14 +115,16 @@ BatchOutcome run_batch(const BatchOptions& o, const ProbeFunction& probe, const 
   if (o.shard.count < 1 || o.shard.index < 0 || o.shard.index >= o.shard.count)
     throw UsageError("--shard: " + o.shard.text() + " is not a shard");
 
-  const std::vector<BatchItem> all = load_dataset(o.dataset);
+  const std::vector<BatchItem> listed = listed_items(o.dataset);
+  const size_t limit = o.dataset.limit > 0 ? std::min(o.dataset.limit, listed.size()) : listed.size();
+  const std::vector<BatchItem> all(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(limit));
   const std::vector<BatchItem> items = shard_items(all, o.shard);
 
   const std::string reports_dir = join_path(o.out_dir, "reports");
   const std::string features_dir = join_path(o.out_dir, "features");
   make_dir(reports_dir);
   if (!o.feature_steps.empty()) make_dir(features_dir);
-  batch::claim_run_settings(o.out_dir, run_settings(o), o.force);
+  batch::claim_run_settings(o.out_dir, run_settings(o), batch::shard_layout(listed, o.shard), o.force);
 
   BatchOutcome out;
   out.items = items.size();
@@ -162,26 +190,25 @@ BatchOutcome run_batch(const BatchOptions& o, const ProbeFunction& probe, const 
       record["mutation_layer"] = result.stages.mutation_layer;
       record["seconds"] = seconds;
       errors_in_a_row = 0;
-    } catch (const UsageError&) {
-      throw;  // the settings are wrong for every item
     } catch (const std::exception& e) {
-      const bool bad_input = dynamic_cast<const InputError*>(&e) != nullptr;
-      std::string what = e.what();
-      what = what.substr(0, what.find('\n'));  // libtorch appends a backtrace
+      // Whatever the item's own image or prompt caused is its failure; the run goes on.
+      const std::string reason = one_line(e.what());
+      const char* kind = failure_kind(e);
       record["status"] = "failed";
       record["image"] = item.image;
-      record["error"] = what;
-      record["error_kind"] = bad_input ? "input" : "runtime";
+      record["reason"] = reason;
+      record["error_kind"] = kind;
       progress.clear();
-      spdlog::warn("item {}: {}", item.id, what);
-      if (!bad_input && ++errors_in_a_row >= kMaxErrorsInARow) {
+      spdlog::warn("item {}: {}", item.id, reason);
+      // Runtime failures item after item mean the model cannot run at all.
+      errors_in_a_row = std::string(kind) == "runtime" ? errors_in_a_row + 1 : 0;
+      if (errors_in_a_row >= kMaxErrorsInARow) {
         record["shard"] = o.shard.text();
         record["finished"] = batch::utc_now();
         index.append(record);
         throw RuntimeFailure("batch: " + std::to_string(kMaxErrorsInARow) + " items in a row failed (last: item " +
-                             item.id + ": " + what + "); stopping");
+                             item.id + ": " + reason + "); stopping");
       }
-      if (bad_input) errors_in_a_row = 0;
     }
     record["shard"] = o.shard.text();
     record["finished"] = batch::utc_now();

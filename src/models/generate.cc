@@ -39,10 +39,15 @@ std::vector<bool> skip_mask(const std::vector<int>& layers, int num_layers) {
 
 }  // namespace
 
+void check_generate_options(const GenerateOptions& options, const ModelInfo& info) {
+  if (options.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
+  skip_mask(options.skip_layers, info.num_layers);
+}
+
 GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,
                                const at::Tensor& pixel_values, const GenerateOptions& options) {
   const ModelInfo& info = model.info();
-  if (options.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
+  check_generate_options(options, info);
   at::NoGradGuard no_grad;
   GenerateResult result;
   auto t0 = std::chrono::steady_clock::now();

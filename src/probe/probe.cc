@@ -64,6 +64,23 @@ StageOptions resolve_stage_options(const ProbeRequest& r, const ModelInfo& info)
   return o;
 }
 
+LensOptions lens_options_of(const ProbeRequest& r) {
+  LensOptions o;
+  o.mode = r.lens;
+  o.divergence = r.divergence;
+  o.top_k = r.top_k;
+  o.keep_hidden = !r.dump_features.empty();
+  o.prompt_positions = r.prompt_positions;
+  return o;
+}
+
+GenerateOptions generate_options_of(const ProbeRequest& r) {
+  GenerateOptions o;
+  o.max_new_tokens = r.max_new_tokens;
+  o.stop_at_eos = r.stop_at_eos;
+  return o;
+}
+
 // The id each prompt position predicts: the next input id, -1 where the next position holds an
 // image feature, and the first generated token after the last position. One image token in the
 // prompt stands for the run of features; an already-expanded run stands for itself.
@@ -91,19 +108,25 @@ struct ProbeSession::Impl {
   ClipPreprocessConfig preprocess;
   double load_seconds = 0;
 
+  const Tokenizer& prompt_tokenizer() const;  // InputError naming tokenizer.model when missing
   std::vector<int> prompt_ids(const ProbeRequest& r, std::string* prompt_text) const;
   at::Tensor pixels(const ProbeRequest& r, std::string* sha256) const;
   std::string decode(const std::vector<int>& ids) const { return tokenizer ? tokenizer->decode(ids) : ""; }
   std::string token_text(int id) const { return tokenizer ? tokenizer->token_text(id) : ""; }
 };
 
-std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, std::string* prompt_text) const {
-  if (!r.input_ids.empty()) return r.input_ids;
+const Tokenizer& ProbeSession::Impl::prompt_tokenizer() const {
   if (!tokenizer)
     throw InputError(join_path(options.model_dir, "tokenizer.model"), "missing; give --input-ids instead of --prompt");
+  return *tokenizer;
+}
+
+std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, std::string* prompt_text) const {
+  if (!r.input_ids.empty()) return r.input_ids;
+  const Tokenizer& tok = prompt_tokenizer();
   const PromptTemplate t = parse_template(r.template_name);
   *prompt_text = apply_template(t, r.prompt);
-  return build_prompt_ids(*tokenizer, t, r.prompt, model->info().image_token_index);
+  return build_prompt_ids(tok, t, r.prompt, model->info().image_token_index);
 }
 
 at::Tensor ProbeSession::Impl::pixels(const ProbeRequest& r, std::string* sha256) const {
@@ -127,6 +150,22 @@ ProbeSession::~ProbeSession() = default;
 
 const ModelInfo& ProbeSession::model() const { return impl_->model->info(); }
 
+void ProbeSession::check(const ProbeRequest& request) const {
+  const Impl& s = *impl_;
+  const ModelInfo& info = s.model->info();
+  if (request.input_ids.empty()) {
+    s.prompt_tokenizer();
+    parse_template(request.template_name);
+  }
+  const LogitLens lens(*s.model, lens_options_of(request));  // its constructor checks top-k
+  GenerateOptions gen = generate_options_of(request);
+  gen.skip_layers = request.skip_layers;
+  check_generate_options(gen, info);
+  // The stage options against this model's L, by the function run() applies to the data; a flat
+  // curve of one token stands in for the data, which cannot change what is refused.
+  detect_stages({std::vector<double>(static_cast<size_t>(info.num_layers), 1.0)}, resolve_stage_options(request, info));
+}
+
 ProbeResult ProbeSession::run(const ProbeRequest& request) {
   auto t0 = Clock::now();
   Impl& s = *impl_;
@@ -137,16 +176,8 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
   at::Tensor pixels = s.pixels(request, &r.image_sha256);
 
-  LensOptions lens_options;
-  lens_options.mode = request.lens;
-  lens_options.divergence = request.divergence;
-  lens_options.top_k = request.top_k;
-  lens_options.keep_hidden = !request.dump_features.empty();
-  lens_options.prompt_positions = request.prompt_positions;
-  LogitLens lens(*s.model, lens_options);
-  GenerateOptions gen;
-  gen.max_new_tokens = request.max_new_tokens;
-  gen.stop_at_eos = request.stop_at_eos;
+  LogitLens lens(*s.model, lens_options_of(request));
+  GenerateOptions gen = generate_options_of(request);
   gen.observer = &lens;
   GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
 
@@ -207,10 +238,7 @@ ProbeResult ProbeSession::generate(const ProbeRequest& request) {
   r.request = request;
   r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
   at::Tensor pixels = s.pixels(request, &r.image_sha256);
-  GenerateOptions gen;
-  gen.max_new_tokens = request.max_new_tokens;
-  gen.stop_at_eos = request.stop_at_eos;
-  GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
+  GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, generate_options_of(request));
   r.image_positions = out.image_positions;
   r.sequence_length = out.prompt_length;
   r.token_ids = out.token_ids;

@@ -13,9 +13,29 @@ namespace {
 OrderedJson number(double v) { return std::isfinite(v) ? OrderedJson(v) : OrderedJson(nullptr); }
 
 OrderedJson items_json(const SummaryInput& in) {
-  OrderedJson failures = OrderedJson::array();
-  for (const auto& f : in.failures) failures.push_back({{"run", f.run}, {"id", f.id}, {"error", f.error}});
+  OrderedJson failures = OrderedJson::array();  // older readers' form: the run as an index
+  for (const auto& f : in.failures) failures.push_back({{"run", f.run}, {"id", f.id}, {"error", f.reason}});
   return {{"total", in.total}, {"ok", in.ok}, {"failed", in.failed}, {"tokens", in.tokens}, {"failures", failures}};
+}
+
+OrderedJson failed_items_json(const SummaryInput& in) {
+  OrderedJson out = OrderedJson::array();
+  for (const auto& f : in.failures) out.push_back({{"run", in.runs.at(f.run)}, {"id", f.id}, {"reason", f.reason}});
+  return out;
+}
+
+OrderedJson run_details_json(const SummaryInput& in) {
+  OrderedJson out = OrderedJson::array();
+  for (size_t r = 0; r < in.run_details.size(); ++r) {
+    const SummaryRun& run = in.run_details[r];
+    out.push_back({{"path", in.runs.at(r)},
+                   {"settings", OrderedJson::parse(run.settings.dump())},
+                   {"model", OrderedJson::parse(run.model.dump())},
+                   {"items", run.items},
+                   {"ok", run.ok},
+                   {"failed", run.failed}});
+  }
+  return out;
 }
 
 OrderedJson layers_json(const TokenAggregate& a) {
@@ -70,7 +90,9 @@ OrderedJson build_summary(const SummaryInput& in) {
   j["schema"] = kSummarySchema;
   j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
   j["runs"] = in.runs;
+  j["run_details"] = run_details_json(in);
   j["items"] = items_json(in);
+  j["failed_items"] = failed_items_json(in);
   j["model"] = OrderedJson::parse(in.model.dump());
   j["settings"] = OrderedJson::parse(in.settings.dump());
   j["layers"] = layers_json(in.aggregate);

@@ -7,8 +7,10 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "lvlm_probe/analysis.h"
@@ -118,9 +120,10 @@ TEST(BatchCli, FailedItemsAreRecordedAndTheRunGoesOn) {
   EXPECT_EQ(by_id["item-0"]["status"], "ok");
   EXPECT_EQ(by_id["item-1"]["status"], "ok");
   EXPECT_EQ(by_id["missing"]["status"], "failed");
-  EXPECT_NE(by_id["missing"]["error"].get<std::string>().find("nope.png"), std::string::npos);
+  EXPECT_NE(by_id["missing"]["reason"].get<std::string>().find("nope.png"), std::string::npos);
+  EXPECT_EQ(by_id["missing"]["error_kind"], "input");
   EXPECT_EQ(by_id["garbage"]["status"], "failed");
-  EXPECT_NE(by_id["garbage"]["error"].get<std::string>().find("garbage.png"), std::string::npos);
+  EXPECT_NE(by_id["garbage"]["reason"].get<std::string>().find("garbage.png"), std::string::npos);
   EXPECT_FALSE(fs::exists(run + "/reports/missing.json"));
   r = run_cli(batch_args(items, run, "--feature-steps none"));  // failures are not retried by default
   EXPECT_EQ(r.exit_code, 3);
@@ -135,6 +138,199 @@ TEST(BatchCli, FailedItemsAreRecordedAndTheRunGoesOn) {
   EXPECT_EQ(s["items"]["ok"], 2);
   EXPECT_EQ(s["items"]["failed"], 2);
   EXPECT_EQ(s["items"]["failures"].size(), 2u);
+  EXPECT_EQ(s["failed_items"].size(), 2u);
+}
+
+// jsonl items with these ids and prompts, all on one photo.
+std::string write_prompts(const test::TempDir& dir, const std::vector<std::pair<std::string, std::string>>& items) {
+  std::ofstream f(dir.file("prompts.jsonl"));
+  for (const auto& [id, prompt] : items)
+    f << Json{{"id", id}, {"image", data_path("images/photos/Animal1.jpg")}, {"prompt", prompt}}.dump() << "\n";
+  return dir.file("prompts.jsonl");
+}
+
+std::map<std::string, Json> by_id(const std::vector<Json>& lines) {
+  std::map<std::string, Json> out;
+  for (const auto& j : lines) out[j["id"]] = j;
+  return out;
+}
+
+// Lines of stderr that are errors (not info or warnings).
+std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("error: ", 0) == 0) out.push_back(line);
+  return out;
+}
+
+TEST(BatchCli, AnItemsOwnPromptProblemIsRecordedAndTheRunGoesOn) {
+  test::TempDir dir;
+  std::string long_question;
+  for (int i = 0; i < 300; ++i) long_question += "word ";  // the tiny model has 256 positions
+  const std::string items = write_prompts(dir, {{"ok-1", "<image>\nDescribe it."},
+                                                {"no-image", "Describe it."},  // --template raw needs <image>
+                                                {"too-long", "<image>\n" + long_question},
+                                                {"ok-2", "<image>\nIs there a dog?"}}),
+                    run = dir.file("run"), args = batch_args(items, run, "--template raw --feature-steps none");
+  auto r = run_cli(args);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("2 of 4 items failed"), std::string::npos) << r.err;
+  auto lines = by_id(index_lines(run));
+  ASSERT_EQ(lines.size(), 4u);
+  for (const char* id : {"ok-1", "ok-2"}) {
+    EXPECT_EQ(lines[id]["status"], "ok") << id;
+    EXPECT_TRUE(fs::exists(run + "/reports/" + id + ".json")) << id;
+  }
+  EXPECT_EQ(lines["no-image"]["status"], "failed");
+  EXPECT_EQ(lines["no-image"]["error_kind"], "usage");
+  EXPECT_NE(lines["no-image"]["reason"].get<std::string>().find("0 <image> tokens"), std::string::npos);
+  EXPECT_EQ(lines["too-long"]["status"], "failed");
+  EXPECT_EQ(lines["too-long"]["error_kind"], "usage");
+  EXPECT_NE(lines["too-long"]["reason"].get<std::string>().find("exceeds the model's 256 positions"), std::string::npos);
+
+  r = run_cli(args);  // a resume does not retry failed items
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("4 finished earlier, 0 to probe"), std::string::npos) << r.err;
+  EXPECT_EQ(index_lines(run).size(), 4u);
+  r = run_cli(args + " --retry-failed");
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(index_lines(run).size(), 6u);
+
+  // The summary lists them, with the run as given and the index's reason.
+  r = run_cli("aggregate '" + run + "' --feature-step -1 --out '" + dir.file("s.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json s = read_json_file(dir.file("s.json"));
+  const Json expected = Json::array({{{"run", run}, {"id", "no-image"}, {"reason", lines["no-image"]["reason"]}},
+                                     {{"run", run}, {"id", "too-long"}, {"reason", lines["too-long"]["reason"]}}});
+  EXPECT_EQ(s["failed_items"], expected);
+  ASSERT_EQ(s["run_details"].size(), 1u);
+  EXPECT_EQ(s["run_details"][0]["path"], run);
+  EXPECT_EQ(s["run_details"][0]["items"], 4);
+  EXPECT_EQ(s["run_details"][0]["failed"], 2);
+}
+
+TEST(BatchCli, ProblemsOfTheWholeRunStopBeforeAnyItem) {
+  test::TempDir dir;
+  const std::string items = write_items(dir, 2), run = dir.file("run");
+  for (const char* flags : {"--skip-layers 9", "--stages fixed --critical-layer 4", "--template nope"}) {
+    const auto r = run_cli(batch_args(items, run, flags));
+    EXPECT_EQ(r.exit_code, 2) << flags << ": " << r.err;
+    EXPECT_EQ(error_lines(r.err).size(), 1u) << r.err;
+    EXPECT_FALSE(fs::exists(run)) << flags << ": no item may be recorded";
+  }
+}
+
+TEST(BatchCli, WritersOfAnotherShardLayoutAreRefused) {
+  test::TempDir dir;
+  const std::string items = write_items(dir, 4), run = dir.file("run");
+  const std::string args = batch_args(items, run, "--feature-steps none");
+  auto r = run_cli(args + " --shard 0/2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json layout = read_json_file(run + "/run.json")["layout"];
+  EXPECT_EQ(layout["shards"], 2);
+  EXPECT_EQ(layout["items"], 4);
+
+  r = run_cli(args + " --shard 0/3");  // would probe item-3 a second time
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  const auto errors = error_lines(r.err);
+  ASSERT_EQ(errors.size(), 1u) << r.err;
+  for (const std::string part : {run + "/run.json", std::string("--shard I/2 over 4 items"), std::string("--shard I/3 over 4 items")})
+    EXPECT_NE(errors[0].find(part), std::string::npos) << part << " in " << errors[0];
+  EXPECT_FALSE(fs::exists(run + "/index.0-of-3.jsonl"));
+  EXPECT_EQ(run_cli(args).exit_code, 2);  // unsharded
+  EXPECT_EQ(run_cli(args + " --shard 1/2 --ids item-1,item-2,item-3").exit_code, 2);  // another item list
+
+  // The same count stays open to every shard, with any --limit (a prefix keeps each item's shard).
+  r = run_cli(args + " --shard 1/2 --limit 3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_cli(args + " --shard 1/2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = index_lines(run);
+  EXPECT_EQ(lines.size(), 4u);
+  for (const auto& [id, n] : count_ids(lines)) EXPECT_EQ(n, 1) << id;
+}
+
+// A finished run of two items, copied for each tampering below.
+std::string finished_run(const test::TempDir& dir) {
+  const std::string run = dir.file("run");
+  const auto r = run_cli(batch_args(write_items(dir, 2), run, "--feature-steps none"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return run;
+}
+
+TEST(BatchCli, AggregateReadsOnlyFilesInsideTheRunDirectory) {
+  test::TempDir dir;
+  const std::string run = finished_run(dir), secret = dir.file("secret.json");
+  std::ofstream(secret) << "SECRET-BYTES";
+  const std::string line3 = "/index.jsonl:3";
+  struct Case {
+    std::string name, where;  // the index line named in the error
+    std::function<void(const std::string&)> tamper;
+  };
+  auto append = [](const std::string& copy, const Json& j) { std::ofstream(copy + "/index.jsonl", std::ios::app) << j.dump() << "\n"; };
+  const std::vector<Case> cases = {
+      {"climbs out", line3, [&](const std::string& c) { append(c, {{"id", "item-1"}, {"status", "ok"}, {"report", "../secret.json"}}); }},
+      {"absolute", line3, [&](const std::string& c) { append(c, {{"id", "item-1"}, {"status", "ok"}, {"report", secret}}); }},
+      {"features climb out", line3,
+       [&](const std::string& c) {
+         append(c, {{"id", "item-1"}, {"status", "ok"}, {"report", "reports/item-1.json"}, {"features", "../../secret.json"}});
+       }},
+      {"symbolic link", "/index.jsonl:2",
+       [&](const std::string& c) {
+         fs::remove(c + "/reports/item-1.json");
+         fs::create_symlink(secret, c + "/reports/item-1.json");
+       }},
+  };
+  for (const auto& k : cases) {
+    const std::string copy = dir.file("run-" + std::to_string(&k - cases.data()));
+    fs::copy(run, copy, fs::copy_options::recursive);
+    k.tamper(copy);
+    const auto r = run_cli("aggregate '" + copy + "' --feature-step -1 --out '" + dir.file("s.json") + "'");
+    EXPECT_EQ(r.exit_code, 3) << k.name << ": " << r.err;
+    const auto errors = error_lines(r.err);
+    ASSERT_EQ(errors.size(), 1u) << k.name << ": " << r.err;
+    EXPECT_NE(errors[0].find(copy + k.where + ":"), std::string::npos) << k.name << ": " << errors[0];
+    EXPECT_NE(errors[0].find("outside the run directory"), std::string::npos) << k.name << ": " << errors[0];
+    EXPECT_EQ(r.err.find("SECRET"), std::string::npos) << k.name << ": " << r.err;
+    EXPECT_FALSE(fs::exists(dir.file("s.json"))) << k.name;
+  }
+}
+
+TEST(BatchCli, AggregateRecordsEveryRunOnceAndRefusesMixedSettings) {
+  test::TempDir dir;
+  const std::string first = finished_run(dir), items = write_items(dir, 3);
+  const std::string second = dir.file("second"), raw_lens = dir.file("raw-lens");
+  ASSERT_EQ(run_cli(batch_args(items, second, "--feature-steps none --ids item-2")).exit_code, 0);
+  ASSERT_EQ(run_cli(batch_args(items, raw_lens, "--feature-steps none --lens raw --limit 1")).exit_code, 0);
+  const std::string out = " --feature-step -1 --out '" + dir.file("s.json") + "'";
+
+  auto r = run_cli("aggregate '" + first + "' '" + second + "'" + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json s = read_json_file(dir.file("s.json"));
+  EXPECT_EQ(s["items"]["ok"], 3);
+  EXPECT_EQ(s["failed_items"], Json::array());
+  ASSERT_EQ(s["run_details"].size(), 2u);
+  for (int k = 0; k < 2; ++k) {
+    const Json& run = s["run_details"][k];
+    EXPECT_EQ(run["path"], k == 0 ? first : second);
+    EXPECT_EQ(run["settings"], read_json_file((k == 0 ? first : second) + "/run.json")["settings"]);
+    EXPECT_EQ(run["model"]["num_layers"], 4);
+    EXPECT_EQ(run["items"], k == 0 ? 2 : 1);
+  }
+
+  fs::create_directory_symlink(first, dir.file("link"));
+  for (const std::string twice : {first + "/", dir.file("link")}) {
+    r = run_cli("aggregate '" + first + "' '" + twice + "'" + out);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("the same run directory"), std::string::npos) << r.err;
+  }
+  r = run_cli("aggregate '" + first + "' '" + raw_lens + "'" + out);
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  const auto errors = error_lines(r.err);
+  ASSERT_EQ(errors.size(), 1u) << r.err;
+  EXPECT_NE(errors[0].find(raw_lens + "/run.json"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("lens: \"norm\""), std::string::npos) << errors[0];
 }
 
 TEST(BatchCli, KilledAtRandomMomentsLosesAtMostTheItemInFlight) {

@@ -424,6 +424,26 @@ std::vector<Row> rows() {
          return Invocation{aggregate_command(s, d), d + "/run.json"};
        },
        3, "schema lvlm-probe/run/9, expected lvlm-probe/run/1"},
+      {"aggregate: index line's report climbs out of the run directory",
+       [](Scratch& s) {
+         auto d = run_dir_with(s, "run3", R"({"schema": "lvlm-probe/run/1", "settings": {}})",
+                               R"({"id": "1", "status": "ok", "report": "../../x.json"})" "\n");
+         return Invocation{aggregate_command(s, d), d + "/index.jsonl:1"};
+       },
+       3, "outside the run directory"},
+      {"aggregate: index line's report is an absolute path",
+       [](Scratch& s) {
+         auto d = run_dir_with(s, "run4", R"({"schema": "lvlm-probe/run/1", "settings": {}})",
+                               R"({"id": "1", "status": "ok", "report": "/etc/passwd"})" "\n");
+         return Invocation{aggregate_command(s, d), d + "/index.jsonl:1"};
+       },
+       3, "outside the run directory"},
+      {"aggregate: one run directory named twice",
+       [](Scratch& s) {
+         auto d = run_dir_with(s, "run5", R"({"schema": "lvlm-probe/run/1", "settings": {}})", "");
+         return Invocation{aggregate_command(s, d) + " " + q(d + "/"), d};
+       },
+       2, "the same run directory"},
       // --- outputs ---------------------------------------------------------------------------
       {"run --out into a missing directory",
        [](Scratch& s) {

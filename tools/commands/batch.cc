@@ -85,6 +85,7 @@ void add_batch(CLI::App& app, Action& action) {
       const size_t total = load_dataset(o.dataset).size();
       if (total == 0) throw InputError(o.dataset.data, "no items (after --ids and --limit)");
       ProbeSession session(o.session);
+      session.check(o.request);  // problems of the whole run stop here, before any item
       const BatchOutcome r = run_batch(o, [&session](const ProbeRequest& req) { return session.run(req); }, &g_stop);
       spdlog::info("shard {}: {} probed now ({} failed), {} finished earlier, {} failed in all; index {}",
                    o.shard.text(), r.ok + r.failed, r.failed, r.already_done, r.failed_total, r.index_file);
