@@ -147,8 +147,10 @@ struct AggregateOptions {
   size_t max_points = 0;        // embedded points (images x layers); 0 = 3000 for t-SNE, 50000 for PCA
 };
 
-// The summary (schema lvlm-probe/summary/1, docs/batch.md). InputError for unreadable or
-// inconsistent runs (different num_layers, lens, divergence or stage settings), naming them.
+// The summary (schema lvlm-probe/summary/1, docs/batch.md). InputError for unreadable runs, an
+// index line naming a file outside its run directory, and runs or reports whose settings differ
+// in what changes a pooled number (naming both and every difference); UsageError for a run
+// directory given twice (also through a symbolic link).
 OrderedJson aggregate_runs(const AggregateOptions& options);
 
 }  // namespace lvlm

@@ -27,6 +27,14 @@ bool file_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
+// Whether `path`, symbolic links resolved, lies inside `dir` (a path that cannot be resolved does not).
+bool resolves_inside(const fs::path& dir, const fs::path& path) {
+  std::error_code ec, ec2;
+  const fs::path base = fs::weakly_canonical(dir, ec), target = fs::weakly_canonical(path, ec2);
+  if (ec || ec2) return false;
+  return std::mismatch(base.begin(), base.end(), target.begin(), target.end()).first == base.end();
+}
+
 // A file an ok record names must lie inside the run directory, also after resolving symbolic
 // links: `aggregate` reads it, and an index line must not make it read /etc/passwd. The message
 // shows the recorded path (escaped, cut short), never the bytes of the file it names.
@@ -45,11 +53,7 @@ void check_record_path(const Json& j, const char* key, const fs::path& run_dir, 
   bool climbs = rel.empty() || rel.is_absolute();
   for (const auto& part : rel) climbs = climbs || part == "..";
   if (climbs) throw outside("points");
-  std::error_code ec;
-  const fs::path base = fs::weakly_canonical(run_dir, ec), target = fs::weakly_canonical(run_dir / rel, ec);
-  if (ec) throw InputError(origin, std::string("key '") + key + "' " + shown + ": cannot resolve: " + ec.message());
-  const auto mismatch = std::mismatch(base.begin(), base.end(), target.begin(), target.end());
-  if (mismatch.first != base.end()) throw outside("leads (through a symbolic link)");
+  if (!resolves_inside(run_dir, run_dir / rel)) throw outside("leads (through a symbolic link)");
 }
 
 void check_record(const Json& j, const std::string& origin, const fs::path& run_dir) {
@@ -156,6 +160,9 @@ std::map<std::string, Json> read_run_index(const std::string& run_dir) {
   for (const auto& entry : fs::directory_iterator(run_dir, ec))
     if (is_index_name(entry.path().filename().string())) files.push_back(entry.path().string());
   if (ec) throw InputError(run_dir, "cannot list the run directory: " + ec.message());
+  for (const auto& file : files)
+    if (!resolves_inside(run_dir, file))
+      throw InputError(file, "a symbolic link leading outside the run directory; refused");
   std::sort(files.begin(), files.end());
   // Per id the last record wins, except that a failure never hides an earlier success.
   std::map<std::string, Json> last;
@@ -223,6 +230,8 @@ void IndexWriter::append(const OrderedJson& record) {
 
 Json read_run_file(const std::string& run_dir) {
   const std::string path = join_path(run_dir, "run.json");
+  if (!resolves_inside(run_dir, path))
+    throw InputError(path, "a symbolic link leading outside the run directory; refused");
   const Json run = read_json_file(path);
   if (!run.is_object() || !run.contains("settings"))
     throw InputError(path, std::string("not a run settings file (schema ") + kRunSchema + ")");

@@ -281,6 +281,16 @@ TEST(BatchCli, AggregateReadsOnlyFilesInsideTheRunDirectory) {
          fs::remove(c + "/reports/item-1.json");
          fs::create_symlink(secret, c + "/reports/item-1.json");
        }},
+      {"index file links out", "/index.jsonl",
+       [&](const std::string& c) {
+         fs::remove(c + "/index.jsonl");
+         fs::create_symlink(secret, c + "/index.jsonl");
+       }},
+      {"run.json links out", "/run.json",
+       [&](const std::string& c) {
+         fs::remove(c + "/run.json");
+         fs::create_symlink(secret, c + "/run.json");
+       }},
   };
   for (const auto& k : cases) {
     const std::string copy = dir.file("run-" + std::to_string(&k - cases.data()));
