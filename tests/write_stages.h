@@ -1,8 +1,9 @@
 // Runs `lvlm-probe` one write stage at a time, for the kill tests. The test-only hook in
-// src/common/io.cc (docs/hardening.md, "Kill tests") makes the process log "<stage> <path>" and
-// stop itself before each stage of every atomic write (create, write, sync, rename) and once the
-// file is in place (done). A test lets it run from stop to stop and SIGKILLs it at the stop it
-// chose: the kill lands at a known stage, however fast or loaded the machine is.
+// src/common/io.cc (docs/hardening.md, "The test suite on any CPU and under any load") makes the
+// process log "<stage> <path>" and stop itself before each stage of every atomic write (create,
+// write, sync, rename) and once the file is in place (done). A test lets it run from stop to stop
+// and SIGKILLs it at the stop it chose: the kill lands at a known stage, however fast or loaded the
+// machine is.
 #pragma once
 
 #include <signal.h>

@@ -3,9 +3,9 @@
 # kind it runs on: ONEDNN_MAX_CPU_ISA=AVX512_CORE makes oneDNN use the kernels of an AVX-512 CPU
 # without AVX512-BF16 and AMX (as an older Intel or an AMD Zen 4 without them), AVX512_CORE_BF16
 # those of a CPU without AMX; the plain ctest run covers ALL. The bf16 model test must pass under
-# each (docs/hardening.md, "The test suite on any CPU"). A cap above what the CPU has changes
-# nothing. (An AVX2 cap is no stand-in for an AVX2 CPU: libtorch still sends bfloat16 products
-# to oneDNN, which then refuses them.)
+# each (docs/hardening.md, "The test suite on any CPU and under any load"). A cap above what the CPU
+# has changes nothing. (An AVX2 cap is no stand-in for an AVX2 CPU: libtorch still sends bfloat16
+# products to oneDNN, which then refuses them.)
 #
 #   scripts/ci/isa-caps.sh [BUILD_DIR]        # default <repo>/build
 #

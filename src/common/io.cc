@@ -78,10 +78,11 @@ void write_all(int fd, std::string_view content, const std::string& path) {
   }
 }
 
-// Test-only hook (docs/hardening.md, "Kill tests"): with LVLM_PROBE_TEST_WRITE_STAGES=<log>, the
-// process appends "<stage> <path>" to <log> and stops itself (SIGSTOP) before each stage of an
-// atomic write (create, write, sync, rename) and once the file is in place (done), so that a test
-// can SIGKILL it at a known stage instead of at a moment of the clock.
+// Test-only hook (docs/hardening.md, "The test suite on any CPU and under any load"): with
+// LVLM_PROBE_TEST_WRITE_STAGES=<log>, the process appends "<stage> <path>" to <log> and stops
+// itself (SIGSTOP) before each stage of an atomic write (create, write, sync, rename) and once the
+// file is in place (done), so that a test can SIGKILL it at a known stage instead of at a moment of
+// the clock.
 void write_stage(const char* stage, const std::string& path) {
   static const char* const log = std::getenv("LVLM_PROBE_TEST_WRITE_STAGES");
   if (log == nullptr || *log == '\0') return;
