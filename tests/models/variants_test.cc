@@ -1,6 +1,9 @@
 // Checkpoints the shipped fixture does not cover (scripts/reference/make_variant_models.py):
 // sharded + GQA + untied head + full-strategy vision features + rope_theta; bfloat16 and float16
 // weights; other image/patch sizes with linear RoPE scaling; transformers >= 4.52 tensor names.
+#include <algorithm>
+#include <filesystem>
+
 #include "model_test_util.h"
 #include "models/cpu_matmul.h"
 
@@ -108,14 +111,21 @@ TEST_P(Variant, MatchesTransformers) {
   set_fast_reduced_precision(false);  // process-wide: leave the default to the tests after this one
 }
 
-INSTANTIATE_TEST_SUITE_P(Checkpoints, Variant,
-                         ::testing::Values("gqa-untied-sharded", "bf16", "f16-weights", "image48-patch16-rope-linear",
-                                           "new-layout"),
-                         [](const auto& info) {
-                           std::string n = info.param;
-                           for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-                           return n;
-                         });
+// Every directory under tests/data/variants: a checkpoint made by make_variant_models.py is tested
+// as soon as it is there.
+std::vector<std::string> variant_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(test::data_path("variants")))
+    if (entry.is_directory()) names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, Variant, ::testing::ValuesIn(variant_names()), [](const auto& info) {
+  std::string n = info.param;
+  for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return n;
+});
 
 }  // namespace
 }  // namespace lvlm
