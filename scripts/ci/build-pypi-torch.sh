@@ -14,6 +14,8 @@
 #   TORCH_CUDA_ARCH_LIST passed to Torch's CMake config   (default "8.0;9.0"; only .cu files use it)
 #   LVLM_JOBS            parallel build / test jobs       (default nproc)
 #   LVLM_CTEST_ARGS      extra ctest arguments, e.g. "-L torch"
+#   LVLM_PYPI_TARGETS    build only these targets, e.g. "torch_tests" (default: all)
+#   LVLM_SKIP_CTEST=1    build and check the libraries, run no tests (the caller runs them)
 #   LVLM_SKIP_APT=1      never apt-get python3-venv (installed only when python3 lacks venv)
 #
 # Why torch==2.14.1: the newest release whose CUDA (13.0, cu130) is the CUDA toolkit installed on
@@ -130,7 +132,8 @@ echo "configure took $((SECONDS - t)) s" >&2
 STEP="building $BUILD"
 log "building with $JOBS jobs"
 t=$SECONDS
-cmake --build "$BUILD" --parallel "$JOBS"
+# shellcheck disable=SC2086  # LVLM_PYPI_TARGETS is split on purpose
+cmake --build "$BUILD" --parallel "$JOBS" ${LVLM_PYPI_TARGETS:+--target $LVLM_PYPI_TARGETS}
 echo "build took $((SECONDS - t)) s" >&2
 
 # Every torch library a test binary loads must come from the wheel, never from libtorch-dev.
@@ -154,6 +157,10 @@ done < <(find "$BUILD" -path "$BUILD/CMakeFiles" -prune -o -type f -perm -u+x -n
 (( found )) || echo "WARNING: no *_tests executables found in $BUILD" >&2
 
 # ---- 5. test --------------------------------------------------------------------------------
+if [[ ${LVLM_SKIP_CTEST:-0} == 1 ]]; then
+  log "OK: built against torch $TORCH_VER (CUDA $TORCH_CUDA) in $((SECONDS - T0)) s; tests left to the caller"
+  exit 0
+fi
 STEP="running ctest in $BUILD"
 log "running ctest"
 t=$SECONDS

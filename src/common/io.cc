@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -6,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -76,14 +78,33 @@ void write_all(int fd, std::string_view content, const std::string& path) {
   }
 }
 
+// Test-only hook (docs/hardening.md, "The test suite on any CPU and under any load"): with
+// LVLM_PROBE_TEST_WRITE_STAGES=<log>, the process appends "<stage> <path>" to <log> and stops
+// itself (SIGSTOP) before each stage of an atomic write (create, write, sync, rename) and once the
+// file is in place (done), so that a test can SIGKILL it at a known stage instead of at a moment of
+// the clock.
+void write_stage(const char* stage, const std::string& path) {
+  static const char* const log = std::getenv("LVLM_PROBE_TEST_WRITE_STAGES");
+  if (log == nullptr || *log == '\0') return;
+  const std::string line = std::string(stage) + " " + path + "\n";
+  const int fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    (void)!::write(fd, line.data(), line.size());
+    ::close(fd);
+  }
+  ::raise(SIGSTOP);
+}
+
 }  // namespace
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   // Unique per process and call, so concurrent writers (threads, Slurm tasks) never share a temp.
   static std::atomic<int> counter{0};
   tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
+  write_stage("create", path_);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw RuntimeFailure(path_ + ": cannot create: " + std::strerror(errno));
+  write_stage("write", path_);
 }
 
 AtomicFile::~AtomicFile() {
@@ -100,14 +121,17 @@ void AtomicFile::write(std::string_view bytes) {
 
 void AtomicFile::commit() {
   if (fd_ < 0) throw RuntimeFailure(path_ + ": committed twice");
+  write_stage("sync", path_);
   if (::fsync(fd_) != 0) throw RuntimeFailure(path_ + ": fsync failed: " + std::strerror(errno));
   ::close(fd_);
   fd_ = -1;
+  write_stage("rename", path_);
   if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp_.c_str());
     throw RuntimeFailure(path_ + ": cannot rename temp file into place: " + std::strerror(err));
   }
+  write_stage("done", path_);
 }
 
 void write_file_atomic(const std::string& path, std::string_view content) {

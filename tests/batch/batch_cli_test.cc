@@ -1,23 +1,22 @@
 // `lvlm-probe batch` and `aggregate` as a user runs them, on the tiny model: resume, SIGKILL at
-// random moments, SIGINT, failed items, shards into one run directory, and a summary that equals
-// what the per-item reports imply.
+// chosen write stages, SIGINT, failed items, shards into one run directory, and a summary that
+// equals what the per-item reports imply.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <random>
+#include <set>
 #include <sstream>
-#include <thread>
 
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/batch.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
 #include "test_util.h"
+#include "write_stages.h"
 
 namespace lvlm {
 namespace {
@@ -67,22 +66,6 @@ std::map<std::string, int> count_ids(const std::vector<Json>& lines) {
   std::map<std::string, int> n;
   for (const auto& j : lines) ++n[j["id"].get<std::string>()];
   return n;
-}
-
-pid_t spawn(const std::string& args) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string cmd = "exec '" + std::string(LVLM_CLI) + "' " + args + " >/dev/null 2>&1";
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  return pid;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 TEST(BatchCli, ResumeSkipsFinishedItemsAndDuplicatesNothing) {
@@ -343,25 +326,47 @@ TEST(BatchCli, AggregateRecordsEveryRunOnceAndRefusesMixedSettings) {
   EXPECT_NE(errors[0].find("lens: \"norm\""), std::string::npos) << errors[0];
 }
 
-TEST(BatchCli, KilledAtRandomMomentsLosesAtMostTheItemInFlight) {
+// SIGKILLed at chosen write stages (tests/write_stages.h: the process stops before each stage of
+// every atomic write, so each kill lands at a known stage on any machine), then resumed: every
+// index line stays intact, no item is indexed twice, every indexed report is whole, and only the
+// item in flight is lost: at most one report in place without its index line.
+TEST(BatchCli, KilledAtWriteStagesLosesAtMostTheItemInFlight) {
   test::TempDir dir;
   const int n = 8;
   const std::string items = write_items(dir, n), run = dir.file("run");
-  std::mt19937 rng(2026);
-  std::uniform_int_distribution<int> delay_ms(300, 2500);
+  // Stops counted from each resume; a run's first stops belong to run.json, then each item goes
+  // through its features and report (5 stages per file).
+  const int kill_at[] = {0, 3, 6, 11, 17, 24};
   size_t before = 0;
-  for (int round = 0; round < 6; ++round) {
-    const pid_t pid = spawn(batch_args(items, run));
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
-    kill(pid, SIGKILL);
-    wait_exit(pid);
-    if (!fs::exists(run)) continue;
+  for (const int k : kill_at) {
+    SCOPED_TRACE("killed at stop " + std::to_string(k) + " after " + std::to_string(before) + " items");
+    test::TempDir log;
+    test::StagedRun staged(batch_args(items, run), log.file("stages"));
+    bool stopped = true;
+    for (int stop = 0; stop <= k && stopped; ++stop) stopped = staged.next_stop();
+    ASSERT_TRUE(stopped) << "the batch ended before stop " << k << " with exit " << staged.finish();
+    const auto reached = staged.stages();
+    EXPECT_TRUE(staged.kill());
+    // The first stage is run.json's, inside the run directory: it exists at every kill.
+    ASSERT_TRUE(fs::is_directory(run)) << "no run directory at stage " << reached.back().stage;
     const auto lines = index_lines(run);  // every line intact
     EXPECT_GE(lines.size(), before);
     before = lines.size();
-    for (const auto& [id, count] : count_ids(lines)) EXPECT_EQ(count, 1) << id << " after round " << round;
-    for (const auto& j : lines) EXPECT_NO_THROW(read_report(run + "/" + j["report"].get<std::string>()));
+    for (const auto& [id, count] : count_ids(lines)) EXPECT_EQ(count, 1) << id;
+    std::set<std::string> indexed;
+    for (const auto& j : lines) {
+      EXPECT_NO_THROW(read_report(run + "/" + j["report"].get<std::string>()));
+      indexed.insert(run + "/" + j["report"].get<std::string>());
+    }
+    int in_place_not_indexed = 0;
+    for (const auto& s : reached) {
+      const bool report = s.path.find("/reports/") != std::string::npos;
+      in_place_not_indexed += s.stage == "done" && report && !indexed.count(s.path);
+    }
+    EXPECT_LE(in_place_not_indexed, 1) << "more than the item in flight lost";
   }
+  EXPECT_GT(before, 0u) << "no kill came after a finished item";
+  EXPECT_LT(before, static_cast<size_t>(n)) << "no kill came before the last item";
   auto r = run_cli(batch_args(items, run));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto lines = index_lines(run);
@@ -378,19 +383,23 @@ TEST(BatchCli, KilledAtRandomMomentsLosesAtMostTheItemInFlight) {
       EXPECT_EQ(entry.path().string().find(".tmp."), std::string::npos) << entry.path();
 }
 
+// SIGINT arrives while the first item's report is being put in place (stopped there by the
+// write-stage hook): that item is finished and indexed, no other is started.
 TEST(BatchCli, SigintFinishesTheItemInFlightAndStopsCleanly) {
-  test::TempDir dir;
+  test::TempDir dir, log;
   const std::string items = write_items(dir, 10), run = dir.file("run");
-  const pid_t pid = spawn(batch_args(items, run));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline &&
-         !(fs::exists(run + "/index.jsonl") && fs::file_size(run + "/index.jsonl") > 0))
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  kill(pid, SIGINT);
-  EXPECT_EQ(wait_exit(pid), 130);
+  test::StagedRun staged(batch_args(items, run), log.file("stages"));
+  auto at_first_report = [&] {
+    const auto s = staged.stages();
+    return !s.empty() && s.back().stage == "rename" && s.back().path.find("/reports/") != std::string::npos;
+  };
+  while (staged.next_stop() && !at_first_report()) {
+  }
+  ASSERT_TRUE(at_first_report()) << "the batch ended before its first report";
+  staged.signal(SIGINT);
+  EXPECT_EQ(staged.finish(), 130);
   const auto lines = index_lines(run);
-  EXPECT_GE(lines.size(), 1u);
-  EXPECT_LT(lines.size(), 10u);
+  EXPECT_EQ(lines.size(), 1u);
   const auto r = run_cli(batch_args(items, run));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count_ids(index_lines(run)).size(), 10u);

@@ -77,7 +77,7 @@ start=$(date +%s.%N)
 slurmctld -c -i -f "$SLURM_CONF" || skip "slurmctld does not start: $(tail -n 3 "$T/slurmctld.log" 2>/dev/null)"
 slurmd -c -f "$SLURM_CONF" -N localhost || skip "slurmd does not start: $(tail -n 3 "$T/slurmd.log" 2>/dev/null)"
 up=""
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do  # up to 2 min: a loaded machine is slow to start daemons, not broken
   if sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then up=1; break; fi
   sleep 0.2
 done
