@@ -15,34 +15,58 @@
 
 namespace lvlm {
 
-std::string read_file(const std::string& path) {
-  if (is_directory(path)) throw InputError(path, "is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw InputError(path, "read failed");
-  return ss.str();
+namespace {
+
+const char* kind_of(mode_t mode) {
+  if (S_ISFIFO(mode)) return "fifo";
+  if (S_ISCHR(mode)) return "character device";
+  if (S_ISBLK(mode)) return "block device";
+  if (S_ISSOCK(mode)) return "socket";
+  return "not a file";
 }
 
+}  // namespace
+
+RegularFile::RegularFile(const std::string& path) : path_(path) {
+  // O_NONBLOCK: opening a FIFO without a writer would block forever; for a regular file it
+  // changes nothing. The checks below and every later read or mmap use this one descriptor.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    throw InputError(path, std::string("cannot stat: ") + std::strerror(err));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    if (S_ISDIR(st.st_mode)) throw InputError(path, "is a directory, expected a file");
+    throw InputError(path, std::string("not a regular file (") + kind_of(st.st_mode) + ")");
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+RegularFile::~RegularFile() { ::close(fd_); }
+
 std::string read_file(const std::string& path, uint64_t max_bytes) {
-  if (is_directory(path)) throw InputError(path, "is a directory, expected a file");
+  RegularFile file(path);
   auto too_big = [&](const std::string& size) {
     return InputError(path, "file of " + size + " bytes exceeds the limit of " + std::to_string(max_bytes) + " bytes");
   };
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)
-    throw too_big(std::to_string(st.st_size));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  // The size decides before any byte is read (a sparse file costs nothing to refuse); the loop
+  // still stops at the limit, since a file may grow while it is read (and /proc reports size 0).
+  if (file.size() > max_bytes) throw too_big(std::to_string(file.size()));
   std::string s;
-  if (S_ISREG(st.st_mode)) s.reserve(static_cast<size_t>(st.st_size));
+  s.reserve(static_cast<size_t>(file.size()));
   std::vector<char> buf(1 << 16);
-  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-    s.append(buf.data(), static_cast<size_t>(in.gcount()));
+  for (;;) {
+    const ssize_t n = ::read(file.fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw InputError(path, std::string("read failed: ") + std::strerror(errno));
+    if (n == 0) break;
+    s.append(buf.data(), static_cast<size_t>(n));
     if (s.size() > max_bytes) throw too_big("more than " + std::to_string(max_bytes));
   }
-  if (in.bad()) throw InputError(path, "read failed");
   return s;
 }
 
