@@ -63,11 +63,15 @@ at::Tensor FiniteGuard::output_logits() { return inner_ ? inner_->output_logits(
 
 void check_lens_finite(const std::vector<TokenTrace>& tokens, const ModelInfo& info) {
   for (const TokenTrace& t : tokens)
-    for (size_t l = 0; l < t.entropy.size(); ++l)
-      if (!std::isfinite(t.entropy[l]))
+    for (size_t l = 0; l < t.entropy.size(); ++l) {
+      // (The fused softmax turns a NaN row into NaN probabilities but may leave its entropy finite.)
+      const bool finite = std::isfinite(t.entropy[l]) && std::isfinite(t.d_final[l]) &&
+                          (l == 0 || std::isfinite(t.d_prev[l])) && (t.token_id < 0 || std::isfinite(t.p_token[l]));
+      if (!finite)
         throw InputError(info.path, "the lens distribution of layer " + std::to_string(l) + " at step " +
                                         std::to_string(t.step) + " is not finite although its hidden state is: made by " +
                                         info.head_weights + ": a NaN or Inf weight there" + overflow_hint(info));
+    }
 }
 
 }  // namespace lvlm

@@ -524,7 +524,7 @@ std::vector<Row> rows() {
        3, "JSON nested deeper than 64 levels"},
       {"check: baseline is /dev/zero (endless)",
        [](Scratch&) { return Invocation{check("/dev/zero", kDemo), "/dev/zero"}; },
-       3, "exceeds the limit of 67108864 bytes"},
+       3, "not a regular file (character device)"},
       {"check: baseline is a directory",
        [](Scratch& s) { return Invocation{check(s.dir.path(), kDemo), s.dir.path()}; },
        3, "is a directory, expected a file"},
