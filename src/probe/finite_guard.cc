@@ -38,8 +38,9 @@ void FiniteGuard::on_residual(const std::string& tap, int layer, const std::vect
   (void)positions;
   finite_.push_back(at::isfinite(hidden).all(-1));
   if (layer == info_.num_layers) check_pass();
-  if (inner_ && !inner_wanted_.empty())
-    inner_->on_residual(tap, layer, inner_wanted_, hidden.index_select(0, inner_rows_.to(hidden.device())));
+  if (!inner_ || inner_wanted_.empty()) return;
+  if (inner_rows_.device() != hidden.device()) inner_rows_ = inner_rows_.to(hidden.device());  // once per pass
+  inner_->on_residual(tap, layer, inner_wanted_, hidden.index_select(0, inner_rows_));
 }
 
 void FiniteGuard::check_pass() const {

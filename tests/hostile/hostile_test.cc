@@ -391,6 +391,13 @@ std::vector<Row> rows() {
       {"image is /dev/zero",
        [](Scratch& s) { return Invocation{run_image(s, "/dev/zero"), "/dev/zero"}; },
        3, "not a regular file (character device)"},
+      {"image is a sparse 1.5 GiB file (used to be read whole for its SHA-256)",
+       [](Scratch& s) {
+         auto f = s.put("huge.png", std::string("\x89PNG\r\n\x1a\n", 8));
+         fs::resize_file(f, 1536ull << 20);
+         return Invocation{run_image(s, f), f};
+       },
+       3, "file of 1610612736 bytes exceeds the limit of 1073741824 bytes"},
       {"config.json is a FIFO",
        [](Scratch& s) { auto f = model_fifo(s, "config.json"); return Invocation{run_model(s, s.model()), f}; },
        3, "not a regular file (fifo)"},
