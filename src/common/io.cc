@@ -17,31 +17,31 @@ namespace lvlm {
 
 namespace {
 
-const char* kind_of(mode_t mode) {
-  if (S_ISFIFO(mode)) return "fifo";
-  if (S_ISCHR(mode)) return "character device";
-  if (S_ISBLK(mode)) return "block device";
-  if (S_ISSOCK(mode)) return "socket";
-  return "not a file";
+// Why `st` is not a file lvlm-probe may read; "" when it is a regular file.
+std::string not_regular(const struct stat& st) {
+  const mode_t mode = st.st_mode;
+  if (S_ISREG(mode)) return "";
+  if (S_ISDIR(mode)) return "is a directory, expected a file";
+  const char* kind = S_ISFIFO(mode) ? "fifo" : S_ISCHR(mode) ? "character device" : S_ISBLK(mode) ? "block device"
+                     : S_ISSOCK(mode) ? "socket" : "unknown kind";
+  return std::string("not a regular file (") + kind + ")";
 }
 
 }  // namespace
 
 RegularFile::RegularFile(const std::string& path) : path_(path) {
+  // A device is refused before it is opened (opening some has effects); the fstat below settles
+  // it for the file actually opened, should the path change in between.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !not_regular(st).empty()) throw InputError(path, not_regular(st));
   // O_NONBLOCK: opening a FIFO without a writer would block forever; for a regular file it
-  // changes nothing. The checks below and every later read or mmap use this one descriptor.
+  // changes nothing. The check below and every later read or mmap use this one descriptor.
   fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd_ < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0) {
-    const int err = errno;
+  const std::string problem = ::fstat(fd_, &st) != 0 ? std::string("cannot stat: ") + std::strerror(errno) : not_regular(st);
+  if (!problem.empty()) {
     ::close(fd_);
-    throw InputError(path, std::string("cannot stat: ") + std::strerror(err));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd_);
-    if (S_ISDIR(st.st_mode)) throw InputError(path, "is a directory, expected a file");
-    throw InputError(path, std::string("not a regular file (") + kind_of(st.st_mode) + ")");
+    throw InputError(path, problem);
   }
   size_ = static_cast<uint64_t>(st.st_size);
 }
