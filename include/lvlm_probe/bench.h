@@ -29,7 +29,12 @@ struct MakeModelOptions {
   uint64_t max_shard_bytes = 0;  // 0 = half the model, at most 2 GiB per shard
   std::string tokenizer;        // a tokenizer.model to copy, with the tokenizer JSON files beside it
   bool force = false;           // write into a directory that already holds a checkpoint
+  bool allow_large = false;     // write more than kMaxMakeModelBytes
 };
+
+// make-model refuses larger checkpoints unless allow_large is set (the 7B shape in bf16, 13 GiB,
+// fits under it); any size must also fit in the file system's free space.
+constexpr uint64_t kMaxMakeModelBytes = 16ull << 30;
 
 struct MadeModel {
   LlavaConfig config;

@@ -37,12 +37,34 @@ struct RuntimeFailure : Error {
   explicit RuntimeFailure(const std::string& m) : Error(ExitCode::runtime, m) {}
 };
 
-// Whole file as bytes; InputError naming the path when it cannot be read.
-std::string read_file(const std::string& path);
-// Same, refusing files over `max_bytes` with InputError "<path>: file of N bytes exceeds the
-// limit of M bytes" before reading them (regular files) or as soon as the limit is passed
-// (pipes, /dev/zero): a hostile path cannot make lvlm-probe read without end.
-std::string read_file(const std::string& path, uint64_t max_bytes);
+// A file opened for reading once it is known to be a regular file (after following symlinks):
+// opened non-blocking, so a FIFO cannot hang the open, then checked with fstat on the same
+// descriptor that every later read or mmap uses (no window between check and use). A directory,
+// FIFO, socket or device is refused: InputError "<path>: not a regular file (fifo)".
+class RegularFile {
+ public:
+  explicit RegularFile(const std::string& path);
+  ~RegularFile();
+  RegularFile(const RegularFile&) = delete;
+  RegularFile& operator=(const RegularFile&) = delete;
+  int fd() const { return fd_; }
+  uint64_t size() const { return size_; }  // at open time
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+// Any whole file lvlm-probe reads stays below this unless its reader documents another limit
+// (docs/hardening.md lists them all).
+constexpr uint64_t kMaxReadBytes = 1ull << 30;
+
+// A regular file's bytes (see RegularFile), refusing files over `max_bytes` with InputError
+// "<path>: file of N bytes exceeds the limit of M bytes" before reading them, and stopping at the
+// limit should the file grow while it is read.
+std::string read_file(const std::string& path, uint64_t max_bytes = kMaxReadBytes);
 
 // Writes `content` to a temporary file beside `path`, flushes it, then renames it over `path`:
 // readers see the old file or the new one, never a half-written one. "-" means stdout.

@@ -81,7 +81,10 @@ struct PreprocessResult {
 
 // CLIPImageProcessor.preprocess on an RGB image. With pad_square, the original LLaVA repo's
 // expand2square runs first: pad to a square with int(mean * 255) per channel, image centred.
-PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfig& config, bool pad_square = false);
+// InputError "<origin>: ..." before allocating when padding or resizing would make an image
+// (or the resize's intermediate) of more than DecodeLimits' max_pixels.
+PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfig& config, bool pad_square = false,
+                                 const std::string& origin = "image");
 
 // expand2square on its own (llava/mm_utils.py): offset (max - min) // 2 along the short side.
 ImageU8 expand_to_square(const ImageU8& image, const std::array<uint8_t, 3>& background);

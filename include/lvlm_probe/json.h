@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,11 @@ struct JsonLimits {
 
 // Parses `text`; InputError "<origin>: invalid JSON at byte N: ..." on failure or when a limit
 // is exceeded. `origin` is the file path (or a description) used in messages.
+// Linear in the size of the text, however many members an object has.
 Json parse_json(std::string_view text, const std::string& origin, JsonLimits limits = {});
+// Same, dropping every top-level key not in `keep` while parsing (its value never reaches memory).
+Json parse_json_keeping(std::string_view text, const std::string& origin, const std::set<std::string>& keep,
+                        JsonLimits limits = {});
 Json read_json_file(const std::string& path, JsonLimits limits = {});
 
 // Typed access with messages that name the file and the key. `key` may be a dotted path for

@@ -10,6 +10,13 @@
 
 namespace lvlm {
 
+// Upper bounds of config.json's sizes (and make-model's flags), far above any released model
+// (LLaMA-3 405B: 126 layers, hidden 16384, vocab 128256) but low enough that a hostile config.json
+// cannot make the loader loop over two billion layers or size buffers by a two-billion hidden size
+// before the weights are checked against it.
+constexpr int kMaxLayers = 1024, kMaxHeads = 1024, kMaxHidden = 65536, kMaxIntermediate = 1 << 20,
+              kMaxVocab = 1 << 22, kMaxPositions = 1 << 24, kMaxImageSize = 16384;
+
 // transformers LlamaConfig (4.40) and the keys LLaVA's language models use.
 struct TextConfig {
   std::string model_type = "llama";
@@ -96,6 +103,10 @@ struct ModelInfo {
   std::string weights_dtype;  // on disk, e.g. "F32" or "BF16" (mixed: "F32+BF16")
   std::string compute_dtype;  // "f32" | "bf16" | "f16"
   std::string device;         // "cpu", "cuda:0"
+  // Checkpoint tensors (names, * for a prefix) that make each residual stream, for messages:
+  // [0] the embeddings (token table, image features), [l] block l-1; and the lens' head.
+  std::vector<std::string> layer_weights;
+  std::string head_weights;   // final norm and LM head
 };
 
 // Reads <model_dir>/config.json (and generation_config.json when present). InputError naming the

@@ -8,12 +8,17 @@
 // tests/data/text/hf_text_refs.json (scripts/reference/make_text_refs.py).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace lvlm {
+
+// tokenizer.model files are read whole up to this size (LLaMA's is 500 KB; the largest
+// SentencePiece vocabularies in use, 256k pieces, stay under 5 MB).
+constexpr uint64_t kMaxTokenizerModelBytes = 64ull << 20;
 
 class Tokenizer {
  public:

@@ -20,19 +20,10 @@ constexpr size_t kMaxDatasetBytes = size_t{2} << 30;
 // Parses a data-set file; with `keep` set, top-level keys outside it are dropped while parsing
 // (COCO's annotations and segmentations never reach memory).
 Json parse_dataset_json(const std::string& path, const std::set<std::string>& keep = {}) {
-  const std::string text = read_file(path);
-  if (text.size() > kMaxDatasetBytes) throw InputError(path, "larger than 2 GiB");
-  auto callback = [&](int depth, Json::parse_event_t event, Json& parsed) {
-    if (depth > 64) throw InputError(path, "JSON nested deeper than 64 levels");
-    return keep.empty() || depth != 1 || event != Json::parse_event_t::key || keep.count(parsed.get<std::string>());
-  };
-  try {
-    return Json::parse(text, callback);
-  } catch (const Json::parse_error& e) {
-    const std::string what = e.what();
-    const auto colon = what.find("] ");
-    throw InputError(path, "invalid JSON: " + (colon == std::string::npos ? what : what.substr(colon + 2)));
-  }
+  JsonLimits limits;
+  limits.max_bytes = kMaxDatasetBytes;
+  const std::string text = read_file(path, kMaxDatasetBytes);
+  return keep.empty() ? parse_json(text, path, limits) : parse_json_keeping(text, path, keep, limits);
 }
 
 // An id may be written as a number (AMBER, COCO) or a string (JSONL).
@@ -89,7 +80,7 @@ std::vector<BatchItem> read_coco(const DatasetOptions& o) {
 }
 
 std::vector<BatchItem> read_jsonl(const DatasetOptions& o) {
-  std::istringstream in(read_file(o.data));
+  std::istringstream in(read_file(o.data, kMaxDatasetBytes));
   std::vector<BatchItem> items;
   int number = 0;
   for (std::string line; std::getline(in, line);) {

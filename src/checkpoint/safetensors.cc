@@ -14,6 +14,7 @@
 
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/json.h"
+#include "mapped_files.h"
 
 namespace lvlm {
 namespace {
@@ -153,26 +154,17 @@ std::vector<TensorEntry> parse_safetensors_header(std::string_view header, uint6
 }
 
 std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw InputError(path, "not a regular file");
-  }
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (size < 8) {
-    ::close(fd);
-    throw InputError(path, "too short for a safetensors file (" + std::to_string(size) + " bytes)");
-  }
+  const RegularFile regular(path);  // a FIFO or device is refused before anything is read
+  const uint64_t size = regular.size();
+  if (size < 8) throw InputError(path, "too short for a safetensors file (" + std::to_string(size) + " bytes)");
   // Read-only, shared mapping: weights are paged in on use and never copied (SPEC §3).
-  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, regular.fd(), 0);
   if (map == MAP_FAILED) throw InputError(path, std::string("mmap failed: ") + std::strerror(errno));
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
   file->path_ = path;
   file->map_ = map;
   file->size_ = size;
+  checkpoint::register_mapping(map, size, path);  // a later truncation then names this file
 
   const auto* bytes = static_cast<const uint8_t*>(map);
   uint64_t n = 0;
@@ -197,7 +189,9 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
 }
 
 SafetensorsFile::~SafetensorsFile() {
-  if (map_) ::munmap(map_, size_);
+  if (!map_) return;
+  checkpoint::unregister_mapping(map_);
+  ::munmap(map_, size_);
 }
 
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,

@@ -17,6 +17,7 @@ std::vector<std::string> shards_from_index(const std::string& index_path, std::m
   if (map == index.end() || !map->is_object() || map->empty())
     throw InputError(index_path, "missing or empty 'weight_map'");
   std::vector<std::string> files;
+  std::set<std::string> seen;  // (a search of `files` per entry is quadratic in the shards)
   for (auto it = map->begin(); it != map->end(); ++it) {
     if (!it->is_string()) throw InputError(index_path, "weight_map['" + it.key() + "'] is not a file name");
     const std::string file = it->get<std::string>();
@@ -24,7 +25,7 @@ std::vector<std::string> shards_from_index(const std::string& index_path, std::m
     if (file.empty() || file.front() == '/' || file.find("..") != std::string::npos)
       throw InputError(index_path, "weight_map['" + it.key() + "'] = '" + file + "' is not a file in the model directory");
     (*owner)[it.key()] = file;
-    if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+    if (seen.insert(file).second) files.push_back(file);
   }
   return files;
 }

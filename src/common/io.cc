@@ -17,34 +17,58 @@
 
 namespace lvlm {
 
-std::string read_file(const std::string& path) {
-  if (is_directory(path)) throw InputError(path, "is a directory, expected a file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw InputError(path, "read failed");
-  return ss.str();
+namespace {
+
+// Why `st` is not a file lvlm-probe may read; "" when it is a regular file.
+std::string not_regular(const struct stat& st) {
+  const mode_t mode = st.st_mode;
+  if (S_ISREG(mode)) return "";
+  if (S_ISDIR(mode)) return "is a directory, expected a file";
+  const char* kind = S_ISFIFO(mode) ? "fifo" : S_ISCHR(mode) ? "character device" : S_ISBLK(mode) ? "block device"
+                     : S_ISSOCK(mode) ? "socket" : "unknown kind";
+  return std::string("not a regular file (") + kind + ")";
 }
 
+}  // namespace
+
+RegularFile::RegularFile(const std::string& path) : path_(path) {
+  // A device is refused before it is opened (opening some has effects); the fstat below settles
+  // it for the file actually opened, should the path change in between.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !not_regular(st).empty()) throw InputError(path, not_regular(st));
+  // O_NONBLOCK: opening a FIFO without a writer would block forever; for a regular file it
+  // changes nothing. The check below and every later read or mmap use this one descriptor.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  const std::string problem = ::fstat(fd_, &st) != 0 ? std::string("cannot stat: ") + std::strerror(errno) : not_regular(st);
+  if (!problem.empty()) {
+    ::close(fd_);
+    throw InputError(path, problem);
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+}
+
+RegularFile::~RegularFile() { ::close(fd_); }
+
 std::string read_file(const std::string& path, uint64_t max_bytes) {
-  if (is_directory(path)) throw InputError(path, "is a directory, expected a file");
+  RegularFile file(path);
   auto too_big = [&](const std::string& size) {
     return InputError(path, "file of " + size + " bytes exceeds the limit of " + std::to_string(max_bytes) + " bytes");
   };
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes)
-    throw too_big(std::to_string(st.st_size));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path, std::string("cannot open: ") + std::strerror(errno));
+  // The size decides before any byte is read (a sparse file costs nothing to refuse); the loop
+  // still stops at the limit, since a file may grow while it is read (and /proc reports size 0).
+  if (file.size() > max_bytes) throw too_big(std::to_string(file.size()));
   std::string s;
-  if (S_ISREG(st.st_mode)) s.reserve(static_cast<size_t>(st.st_size));
+  s.reserve(static_cast<size_t>(file.size()));
   std::vector<char> buf(1 << 16);
-  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
-    s.append(buf.data(), static_cast<size_t>(in.gcount()));
+  for (;;) {
+    const ssize_t n = ::read(file.fd(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw InputError(path, std::string("read failed: ") + std::strerror(errno));
+    if (n == 0) break;
+    s.append(buf.data(), static_cast<size_t>(n));
     if (s.size() > max_bytes) throw too_big("more than " + std::to_string(max_bytes));
   }
-  if (in.bad()) throw InputError(path, "read failed");
   return s;
 }
 

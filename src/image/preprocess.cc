@@ -6,8 +6,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <stdexcept>
 
+#include "lvlm_probe/common.h"
 #include "lvlm_probe/image.h"
 
 namespace lvlm {
@@ -62,6 +65,35 @@ std::vector<float> to_pixel_values(const ImageU8& img, const ClipPreprocessConfi
   return out;
 }
 
+// The buffers preprocessing will allocate, checked before any of them is: an image within the
+// decoder's pixel cap can still be padded or resized past it (a 1x6,000,000 strip resized to a
+// shortest edge of 32 is 32x192,000,000). Resizing also holds a width_out x height_in uint8
+// intermediate (the horizontal pass runs first). Doubles: exact for these integer sizes.
+void check_sizes(int width, int height, const ClipPreprocessConfig& cfg, bool pad_square, const std::string& origin) {
+  const double cap = static_cast<double>(DecodeLimits{}.max_pixels);
+  auto refuse_above_cap = [&](const char* step, double w, double h, double area) {
+    if (area <= cap) return;
+    char text[160];
+    std::snprintf(text, sizeof text, "%s would make a %.0fx%.0f image (%.0f pixels), above the limit of %.0f pixels",
+                  step, w, h, area, cap);
+    throw InputError(origin, text);
+  };
+  double w = width, h = height;
+  if (pad_square) {
+    w = h = std::max(w, h);
+    refuse_above_cap("--pad-square", w, h, w * h);
+  }
+  if (!cfg.do_resize) return;
+  double out_w = cfg.resize_width, out_h = cfg.resize_height;
+  if (cfg.shortest_edge > 0) {  // as shortest_edge_size: the long side is int(edge * long / short)
+    const double short_side = std::min(w, h), long_side = std::floor(cfg.shortest_edge * std::max(w, h) / short_side);
+    out_w = w <= h ? cfg.shortest_edge : long_side;
+    out_h = w <= h ? long_side : cfg.shortest_edge;
+  }
+  refuse_above_cap("resizing to the size in the preprocessor config", out_w, out_h,
+                   out_w * std::max(out_h, out_w == w ? 0.0 : h));
+}
+
 }  // namespace
 
 std::array<int, 2> shortest_edge_size(int width, int height, int shortest_edge) {
@@ -90,9 +122,11 @@ ImageU8 expand_to_square(const ImageU8& image, const std::array<uint8_t, 3>& bac
   return out;
 }
 
-PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfig& cfg, bool pad_square) {
+PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfig& cfg, bool pad_square,
+                                 const std::string& origin) {
   if (image.width <= 0 || image.height <= 0 || image.rgb.size() != static_cast<size_t>(image.width) * image.height * 3)
     throw std::invalid_argument("preprocess_clip: empty or inconsistent image");
+  check_sizes(image.width, image.height, cfg, pad_square, origin);
   ImageU8 img;
   if (pad_square) {
     std::array<uint8_t, 3> bg{};  // tuple(int(x * 255) for x in image_mean); PIL clips the ink

@@ -3,6 +3,7 @@
 // [height, width] list, or a dict with one of its valid key sets).
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/model_config.h"
 
 namespace lvlm {
 namespace {
@@ -13,10 +14,22 @@ std::string shown(const Json& v) {
   return s.size() > 60 ? s.substr(0, 57) + "..." : s;
 }
 
+// A side in pixels: at most the largest vision-tower input config.json may declare.
 int positive_int(const Json& v, const std::string& key, const std::string& origin) {
-  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > (1 << 20))
-    throw InputError(origin, "key '" + key + "': expected a positive integer (pixels), found " + shown(v));
+  if (!v.is_number_integer() || v.get<int64_t>() <= 0 || v.get<int64_t>() > kMaxImageSize)
+    throw InputError(origin, "key '" + key + "': expected a positive integer up to " + std::to_string(kMaxImageSize) +
+                                 " (pixels), found " + shown(v));
   return static_cast<int>(v.get<int64_t>());
+}
+
+// An area every image would be resized or cropped to, checked against the decoder's pixel cap
+// before any image is read: no setting may make preprocessing allocate more than decoding may.
+void check_area(int64_t height, int64_t width, const std::string& key, const std::string& origin) {
+  const uint64_t pixels = static_cast<uint64_t>(height) * static_cast<uint64_t>(width);
+  if (pixels > DecodeLimits{}.max_pixels)
+    throw InputError(origin, "key '" + key + "': every image would become at least " + std::to_string(height) + "x" +
+                                 std::to_string(width) + " (" + std::to_string(pixels) +
+                                 " pixels), above the limit of " + std::to_string(DecodeLimits{}.max_pixels) + " pixels");
 }
 
 // get_size_dict: int -> square (crop) or shortest edge (size); [h, w] -> height/width.
@@ -95,6 +108,8 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
       c.resize_height = c.resize_width = s.shortest_edge, c.shortest_edge = 0;
     if (c.shortest_edge == 0 && c.resize_height == 0)
       throw InputError(origin, "key 'size': {\"longest_edge\"} alone is not supported by CLIPImageProcessor");
+    if (c.shortest_edge > 0) check_area(c.shortest_edge, c.shortest_edge, "size.shortest_edge", origin);
+    else check_area(c.resize_height, c.resize_width, "size", origin);
   }
   c.resample = read_resample(j, origin);
   c.do_center_crop = json_get<bool>(j, "do_center_crop", c.do_center_crop, origin);
@@ -103,6 +118,7 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
     if (s.height == 0)
       throw InputError(origin, "key 'crop_size': expected {\"height\": H, \"width\": W} or an integer");
     c.crop_height = s.height, c.crop_width = s.width;
+    check_area(c.crop_height, c.crop_width, "crop_size", origin);
   }
   c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
   c.rescale_factor = json_get<double>(j, "rescale_factor", c.rescale_factor, origin);
@@ -116,7 +132,7 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
 }
 
 ClipPreprocessConfig load_preprocessor_config(const std::string& path) {
-  return parse_preprocessor_config(read_file(path), path);
+  return parse_preprocessor_config(read_file(path, JsonLimits{}.max_bytes), path);
 }
 
 }  // namespace lvlm

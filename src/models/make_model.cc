@@ -287,12 +287,12 @@ void copy_tokenizer(const std::string& model_file, const std::string& out, Llava
                     std::vector<std::string>* files) {
   if (!file_exists(model_file)) throw InputError(model_file, "--tokenizer: file does not exist");
   const fs::path dir = fs::path(model_file).parent_path();
-  write_file_atomic(join_path(out, "tokenizer.model"), read_file(model_file));
+  write_file_atomic(join_path(out, "tokenizer.model"), read_file(model_file, kMaxTokenizerModelBytes));
   files->push_back("tokenizer.model");
   for (const char* name : {"tokenizer_config.json", "special_tokens_map.json", "added_tokens.json"}) {
     const std::string from = (dir / name).string();
     if (!file_exists(from)) continue;
-    write_file_atomic(join_path(out, name), read_file(from));
+    write_file_atomic(join_path(out, name), read_file(from, JsonLimits{}.max_bytes));
     files->push_back(name);
   }
   Tokenizer tok = Tokenizer::load(out);
@@ -312,6 +312,27 @@ void check_out_dir(const MakeModelOptions& o) {
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   if (ec) throw RuntimeFailure(o.out_dir + ": cannot create directory: " + ec.message());
+}
+
+std::string gib(uint64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f GiB", bytes / double(1ull << 30));
+  return text;
+}
+
+// Refuses before any file is created: above the size cap without --allow-large, or beyond the
+// free space of the file system that will hold --out (its nearest existing ancestor).
+void check_room(const MakeModelOptions& o, uint64_t bytes) {
+  if (bytes > kMaxMakeModelBytes && !o.allow_large)
+    throw UsageError("make-model: this geometry needs " + gib(bytes) + " of weights, above the limit of " +
+                     gib(kMaxMakeModelBytes) + "; pass --allow-large to write it anyway");
+  fs::path at = fs::absolute(o.out_dir);
+  std::error_code ec;
+  while (!fs::exists(at, ec) && at.has_parent_path() && at != at.parent_path()) at = at.parent_path();
+  const fs::space_info space = fs::space(at, ec);
+  if (!ec && bytes > space.available)
+    throw RuntimeFailure(o.out_dir + ": the checkpoint needs " + gib(bytes) + ", the file system has " +
+                         gib(space.available) + " free");
 }
 
 DType resolve_dtype(const MakeModelOptions& o) {
@@ -334,13 +355,14 @@ MadeModel make_model(const MakeModelOptions& o) {
   m.config = resolve_config(o);
   const DType dtype = resolve_dtype(o);
   if (!(o.init_std > 0) || o.init_std > 1) throw UsageError("--std must be in (0, 1]");
+  const std::vector<Spec> specs = tensor_specs(m.config);
+  for (const auto& s : specs) m.parameters += static_cast<uint64_t>(s.numel());
+  m.bytes = m.parameters * dtype_size(dtype);
+  check_room(o, m.bytes);
   check_out_dir(o);
   int pad_id = m.config.image_token_index + 1;
   if (!o.tokenizer.empty()) copy_tokenizer(o.tokenizer, o.out_dir, &m.config, &pad_id, &m.files);
 
-  const std::vector<Spec> specs = tensor_specs(m.config);
-  for (const auto& s : specs) m.parameters += static_cast<uint64_t>(s.numel());
-  m.bytes = m.parameters * dtype_size(dtype);
   const uint64_t limit = o.max_shard_bytes ? o.max_shard_bytes : std::min<uint64_t>(2ull << 30, (m.bytes + 1) / 2);
   const auto shards = plan_shards(specs, dtype, limit);
   std::map<std::string, std::string> weight_map;  // sorted by name, as save_pretrained writes it

@@ -17,6 +17,7 @@
 #include "lvlm_probe/models.h"
 #include "lvlm_probe/text.h"
 #include "features.h"
+#include "finite_guard.h"
 
 namespace lvlm {
 namespace {
@@ -27,6 +28,28 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 std::optional<Tokenizer> load_tokenizer(const std::string& dir) {
   if (!file_exists(join_path(dir, "tokenizer.model"))) return std::nullopt;
   return Tokenizer::load(dir);
+}
+
+// Every image must reach the vision tower as image_size x image_size: through the center crop, or
+// without one through a resize to exactly that size.
+void check_output_size(const ClipPreprocessConfig& c, const std::string& path, int image_size) {
+  const std::string n = std::to_string(image_size), tower = "the vision tower's image_size " + n + "x" + n;
+  auto size = [](int h, int w) { return std::to_string(h) + "x" + std::to_string(w); };
+  if (c.do_center_crop) {
+    if (c.crop_height != image_size || c.crop_width != image_size)
+      throw InputError(path, "crop size " + size(c.crop_height, c.crop_width) + " does not match " + tower);
+    return;
+  }
+  if (!c.do_resize)
+    throw InputError(path, "do_resize and do_center_crop are both false: images would reach the vision tower at "
+                           "their own size, not " + tower);
+  if (c.shortest_edge > 0)
+    throw InputError(path, "do_center_crop is false and size is a shortest edge (" + std::to_string(c.shortest_edge) +
+                               "): only square images would come out " + n + "x" + n +
+                               " (set do_center_crop, or size {\"height\", \"width\"})");
+  if (c.resize_height != image_size || c.resize_width != image_size)
+    throw InputError(path, "do_center_crop is false and size " + size(c.resize_height, c.resize_width) +
+                               " does not match " + tower);
 }
 
 // transformers' CLIPImageProcessor settings; a checkpoint without preprocessor_config.json gets
@@ -40,9 +63,7 @@ ClipPreprocessConfig load_preprocessing(const std::string& dir, const ModelInfo&
     spdlog::warn("{}: missing; using CLIP preprocessing at {} px", path, info.image_size);
     c.shortest_edge = c.crop_height = c.crop_width = info.image_size;
   }
-  if (c.crop_height != info.image_size || c.crop_width != info.image_size || !c.do_center_crop)
-    throw InputError(path, "crop size " + std::to_string(c.crop_height) + "x" + std::to_string(c.crop_width) +
-                               " does not match the vision tower's image_size " + std::to_string(info.image_size));
+  check_output_size(c, path, info.image_size);
   return c;
 }
 
@@ -131,9 +152,10 @@ std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, std::stri
 
 at::Tensor ProbeSession::Impl::pixels(const ProbeRequest& r, std::string* sha256) const {
   if (r.image.empty()) return {};
-  const std::string bytes = read_file(r.image);
+  // One bounded read for both the hash and the decoder: the image's file-size cap holds for both.
+  const std::string bytes = read_file(r.image, DecodeLimits{}.max_file_bytes);
   *sha256 = sha256_hex(bytes);
-  PreprocessResult p = preprocess_clip(decode_image_bytes(bytes, r.image), preprocess, r.pad_square);
+  PreprocessResult p = preprocess_clip(decode_image_bytes(bytes, r.image), preprocess, r.pad_square, r.image);
   return at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
 }
 
@@ -177,9 +199,11 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   at::Tensor pixels = s.pixels(request, &r.image_sha256);
 
   LogitLens lens(*s.model, lens_options_of(request));
+  FiniteGuard guard(s.model->info(), &lens);
   GenerateOptions gen = generate_options_of(request);
-  gen.observer = &lens;
+  gen.observer = &guard;
   GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
+  check_lens_finite(lens.traces(), s.model->info());
 
   r.image_positions = out.image_positions;
   r.sequence_length = out.prompt_length;
@@ -214,7 +238,8 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
     if (request.skip_stabilization)
       for (int l = r.stages.critical_layer + 1; l < r.stages.mutation_layer; ++l) layers.push_back(l);
     GenerateOptions skipped = gen;
-    skipped.observer = nullptr;
+    FiniteGuard skipped_guard(s.model->info(), nullptr);
+    skipped.observer = &skipped_guard;
     skipped.skip_layers = layers;
     GenerateResult sk = generate_greedy(*s.model, r.prompt_ids, pixels, skipped);
     cmp = compare_outputs(r.token_ids, sk.token_ids);

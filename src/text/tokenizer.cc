@@ -76,7 +76,7 @@ Tokenizer Tokenizer::load(const std::string& model_dir) {
   m->model_path = join_path(model_dir, "tokenizer.model");
   if (!file_exists(m->model_path))
     throw InputError(m->model_path, "missing (the SentencePiece tokenizer every LLaVA-1.5 checkpoint ships)");
-  m->sp = spm::Model::parse(read_file(m->model_path), m->model_path);
+  m->sp = spm::Model::parse(read_file(m->model_path, kMaxTokenizerModelBytes), m->model_path);
   m->sp_size = m->sp.size();
   m->settings = text::read_tokenizer_settings(model_dir);
   if (!m->settings.legacy) {

@@ -1,4 +1,6 @@
 // The safetensors reader on the real fixture and on corrupt variants made from it here.
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -188,6 +190,34 @@ TEST(WeightStore, MissingDirectory) {
   }
   test::TempDir dir;
   EXPECT_THROW(WeightStore::open(dir.path()), InputError);
+}
+
+}  // namespace
+}  // namespace lvlm
+
+namespace lvlm {
+namespace {
+
+// A shard truncated after it was mapped (replaced or cut while a long run reads it): touching a
+// page past its new end is a bus error. It ends the process with one line naming the file and
+// exit code 3, instead of a bare SIGBUS.
+TEST(SafetensorsDeathTest, TruncatedWhileMappedNamesTheFile) {
+  test::TempDir dir;
+  const std::string copy = dir.file("model.safetensors");
+  std::filesystem::copy_file(fixture_file(), copy);
+  EXPECT_EXIT(
+      {
+        auto file = SafetensorsFile::open(copy);
+        const TensorView* last = &file->tensors().front();
+        for (const auto& t : file->tensors())
+          if (t.data > last->data) last = &t;
+        if (::truncate(copy.c_str(), 4096) != 0) std::exit(10);
+        volatile uint8_t sum = 0;
+        for (size_t i = 0; i < last->nbytes; ++i) sum = static_cast<uint8_t>(sum + last->data[i]);
+        std::exit(0);  // not reached: the read above faults
+      },
+      ::testing::ExitedWithCode(3),
+      "error: " + copy + ": truncated while in use \\(bus error reading the memory-mapped weights\\)");
 }
 
 }  // namespace

@@ -9,6 +9,8 @@
 #include <functional>
 #include <sstream>
 
+#include "fifo_util.h"
+#include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/json.h"
 #include "test_util.h"
 
@@ -22,6 +24,7 @@ struct Scratch {
   test::TempDir dir;
   std::string out_dir = dir.file("out");
   std::string out = out_dir + "/r.json";
+  std::vector<std::unique_ptr<test::Fifo>> fifos;  // destroyed (writers released) before `dir`
   Scratch() { fs::create_directory(out_dir); }
 
   // A writable copy of the tiny fixture model.
@@ -41,6 +44,52 @@ struct Scratch {
 };
 
 std::string q(const std::string& s) { return "'" + s + "'"; }
+
+// Replaces `path` by a FIFO that would feed its old bytes (or `{}`) to a reader that opened it.
+std::string fifo_in_place_of(Scratch& s, const std::string& path) {
+  const std::string bytes = fs::exists(path) ? read_file(path) : "{}";
+  fs::remove(path);
+  s.fifos.push_back(std::make_unique<test::Fifo>(path, bytes));
+  return path;
+}
+
+// The tiny model with `name` in it replaced by a FIFO; returns the FIFO's path.
+std::string model_fifo(Scratch& s, const std::string& name) { return fifo_in_place_of(s, s.model() + "/" + name); }
+
+// A copy of the fixture whose float32 weights named `name` ("" = all of them) hold NaN: the first
+// element of that tensor, or every element of every tensor.
+std::string model_with_nan(Scratch& s, const std::string& name) {
+  const std::string m = s.model(), file = m + "/model.safetensors";
+  std::string bytes = read_file(file);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(bytes[i]);
+  const char nan[4] = {0x00, 0x00, char(0xc0), 0x7f};  // quiet NaN, little-endian float32
+  bool found = false;
+  for (const TensorEntry& e : parse_safetensors_header(std::string_view(bytes).substr(8, n), bytes.size() - 8 - n, file)) {
+    if (!name.empty() && e.name != name) continue;
+    if (e.dtype != DType::F32) throw std::runtime_error("fixture tensor " + e.name + " is not F32");
+    const uint64_t end = name.empty() ? e.end : e.begin + 4;
+    for (uint64_t at = e.begin; at < end; at += 4) bytes.replace(8 + n + at, 4, nan, 4);
+    found = true;
+  }
+  if (!found) throw std::runtime_error("fixture lacks tensor " + name);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
+  return m;
+}
+
+std::string model_with_preprocessor(Scratch& s, const std::function<void(Json&)>& edit) {
+  const std::string m = s.model();
+  Json c = read_json_file(m + "/preprocessor_config.json");
+  edit(c);
+  std::ofstream(m + "/preprocessor_config.json", std::ios::trunc) << c.dump();
+  return m;
+}
+
+// A binary PGM of width x height, all grey.
+std::string pgm(int width, int height) {
+  return "P5\n" + std::to_string(width) + " " + std::to_string(height) + "\n255\n" +
+         std::string(static_cast<size_t>(width) * static_cast<size_t>(height), '\x80');
+}
 
 std::string u64le(uint64_t v) {
   std::string s(8, '\0');
@@ -335,6 +384,102 @@ std::vector<Row> rows() {
       {"unsupported format (WebP)",
        [](Scratch& s) { auto f = s.put("x.webp", std::string("RIFF\x10\0\0\0WEBPVP8L", 16)); return Invocation{run_image(s, f), f}; },
        3, "unsupported image format WEBP"},
+      // --- inputs that are not regular files: refused without blocking -----------------------
+      {"image is a FIFO",
+       [](Scratch& s) { auto f = fifo_in_place_of(s, s.dir.file("img.png")); return Invocation{run_image(s, f), f}; },
+       3, "not a regular file (fifo)"},
+      {"image is /dev/zero",
+       [](Scratch& s) { return Invocation{run_image(s, "/dev/zero"), "/dev/zero"}; },
+       3, "not a regular file (character device)"},
+      {"image is a sparse 1.5 GiB file (used to be read whole for its SHA-256)",
+       [](Scratch& s) {
+         auto f = s.put("huge.png", std::string("\x89PNG\r\n\x1a\n", 8));
+         fs::resize_file(f, 1536ull << 20);
+         return Invocation{run_image(s, f), f};
+       },
+       3, "file of 1610612736 bytes exceeds the limit of 1073741824 bytes"},
+      {"config.json is a FIFO",
+       [](Scratch& s) { auto f = model_fifo(s, "config.json"); return Invocation{run_model(s, s.model()), f}; },
+       3, "not a regular file (fifo)"},
+      {"generation_config.json is a FIFO",
+       [](Scratch& s) { auto f = model_fifo(s, "generation_config.json"); return Invocation{run_model(s, s.model()), f}; },
+       3, "not a regular file (fifo)"},
+      {"preprocessor_config.json is a FIFO",
+       [](Scratch& s) { auto f = model_fifo(s, "preprocessor_config.json"); return Invocation{run_model(s, s.model()), f}; },
+       3, "not a regular file (fifo)"},
+      {"tokenizer.model is a FIFO",
+       [](Scratch& s) { auto f = model_fifo(s, "tokenizer.model"); return Invocation{run_model(s, s.model()), f}; },
+       3, "not a regular file (fifo)"},
+      {"safetensors shard is a FIFO",
+       [](Scratch& s) { auto f = model_fifo(s, "model.safetensors"); return Invocation{run_model(s, s.model()), f}; },
+       3, "not a regular file (fifo)"},
+      {"shard index is a FIFO",
+       [](Scratch& s) { auto f = model_fifo(s, "model.safetensors.index.json"); return Invocation{run_model(s, s.model()), f}; },
+       3, "not a regular file (fifo)"},
+      {"check: baseline is a FIFO",
+       [](Scratch& s) { auto f = fifo_in_place_of(s, s.dir.file("base.json")); return Invocation{check(f, kDemo), f}; },
+       3, "not a regular file (fifo)"},
+      // --- preprocessing geometry: bounded before anything is allocated -----------------------
+      {"shortest_edge 16384 (a 268 M-pixel resize of any image)",
+       [](Scratch& s) {
+         auto m = model_with_preprocessor(s, [](Json& c) { c["size"] = {{"shortest_edge", 16384}}; });
+         return Invocation{run_model(s, m), m + "/preprocessor_config.json"};
+       },
+       3, "key 'size.shortest_edge': every image would become at least 16384x16384 (268435456 pixels), above the limit"},
+      {"shortest_edge 100000",
+       [](Scratch& s) {
+         auto m = model_with_preprocessor(s, [](Json& c) { c["size"] = {{"shortest_edge", 100000}}; });
+         return Invocation{run_model(s, m), m + "/preprocessor_config.json"};
+       },
+       3, "expected a positive integer up to 16384 (pixels), found 100000"},
+      {"do_resize and do_center_crop both false",
+       [](Scratch& s) {
+         auto m = model_with_preprocessor(s, [](Json& c) { c["do_resize"] = false; c["do_center_crop"] = false; });
+         return Invocation{run_model(s, m), m + "/preprocessor_config.json"};
+       },
+       3, "do_resize and do_center_crop are both false: images would reach the vision tower at their own size"},
+      {"a 1x5600000 strip resized to a shortest edge of 32",
+       [](Scratch& s) {
+         auto f = s.put("strip.pgm", pgm(1, 5600000));
+         return Invocation{"preprocess --model " + q(test::tiny_model()) + " --image " + q(f) + " --out " +
+                               q(s.out_dir + "/p.safetensors"), f};
+       },
+       3, "would make a 32x179200000 image"},
+      {"--pad-square of a 1x13400 strip",
+       [](Scratch& s) {
+         auto f = s.put("strip.pgm", pgm(1, 13400));
+         return Invocation{"preprocess --pad-square --model " + q(test::tiny_model()) + " --image " + q(f) + " --out " +
+                               q(s.out_dir + "/p.safetensors"), f};
+       },
+       3, "--pad-square would make a 13400x13400 image (179560000 pixels), above the limit of 178956970 pixels"},
+      {"make-model --layers 0",
+       [](Scratch& s) { return Invocation{"make-model --layers 0 --out " + q(s.out_dir + "/m"), "--layers"}; },
+       2, "Value 0 not in range 1 to 1024"},
+      {"make-model of 70 TB",
+       [](Scratch& s) { return Invocation{"make-model --hidden 65536 --layers 1024 --out " + q(s.out_dir + "/m"), "make-model"}; },
+       2, "above the limit of 16.00 GiB; pass --allow-large"},
+      {"make-model --allow-large beyond the free disk space",
+       [](Scratch& s) {
+         return Invocation{"make-model --allow-large --hidden 65536 --layers 1024 --out " + q(s.out_dir + "/m"), s.out_dir + "/m"};
+       },
+       4, "free"},
+      // --- non-finite numbers: refused where they first appear -------------------------------
+      {"one NaN weight in block 1",
+       [](Scratch& s) {
+         auto m = model_with_nan(s, "language_model.model.layers.1.mlp.down_proj.weight");
+         return Invocation{run_model(s, m), m + ": non-finite values"};
+       },
+       3, "first appear in the hidden state of layer 2 at step 0 (position 0), made by language_model.model.layers.1.*"},
+      {"every weight NaN",
+       [](Scratch& s) { auto m = model_with_nan(s, ""); return Invocation{run_model(s, m), m + ": non-finite values"}; },
+       3, "hidden state of layer 0 at step 0 (position 0), made by language_model.model.embed_tokens.weight, "
+          "multi_modal_projector.*, vision_tower.vision_model.*"},
+      {"NaN in the final norm",
+       [](Scratch& s) {
+         auto m = model_with_nan(s, "language_model.model.norm.weight");
+         return Invocation{run_model(s, m), m + ": the lens distribution of layer 0 at step 0"};
+       },
+       3, "is not finite although its hidden state is: made by language_model.model.norm.weight, "},
       // --- prompt and generation bounds ------------------------------------------------------
       {"prompt longer than max_position_embeddings",
        [](Scratch& s) {
@@ -386,7 +531,7 @@ std::vector<Row> rows() {
        3, "JSON nested deeper than 64 levels"},
       {"check: baseline is /dev/zero (endless)",
        [](Scratch&) { return Invocation{check("/dev/zero", kDemo), "/dev/zero"}; },
-       3, "exceeds the limit of 67108864 bytes"},
+       3, "not a regular file (character device)"},
       {"check: baseline is a directory",
        [](Scratch& s) { return Invocation{check(s.dir.path(), kDemo), s.dir.path()}; },
        3, "is a directory, expected a file"},

@@ -85,7 +85,8 @@ TEST(MakeModel, RefusesBadFlags) {
       {"--heads 4 --kv-heads 3", 2, "not a multiple of --kv-heads 3"},
       {"--vision-layers 1", 2, "--vision-layers must be at least 2"},
       {"--image-size 30 --patch-size 8", 2, "--image-size 30 is not a multiple of --patch-size 8"},
-      {"--layers -1", 2, "--layers must be positive"},
+      {"--layers -1", 2, "--layers: Value -1 not in range 1 to 1024"},
+      {"--layers 0", 2, "--layers: Value 0 not in range 1 to 1024"},  // not "the preset's"
       {"--dtype f64", 2, "--dtype"},
       {"--vocab 100 --tokenizer '" + test::tiny_model() + "/tokenizer.model'", 2, "more than the model's vocabulary of 100"},
       {"--tokenizer /nonexistent/tokenizer.model", 3, "/nonexistent/tokenizer.model"},

@@ -21,20 +21,26 @@ void add_make_model(CLI::App& app, Action& action) {
   sub->add_option("--max-shard-mb", *shard_mb, "largest shard in MiB (default: half the model, at most 2048)");
   sub->add_flag("--tie-embeddings", o->tie_embeddings, "tie the LM head to the embeddings (LLaVA-1.5 does not)");
   sub->add_flag("--force", o->force, "overwrite a checkpoint already in --out");
+  sub->add_flag("--allow-large", o->allow_large, "write a checkpoint above 16 GiB (refused otherwise, as a typo "
+                                                 "in a size flag could fill the disk)");
+  // Each size in 1..the limit config.json is held to, so that what is written can be read back.
   auto* geometry = sub->add_option_group("geometry", "override the preset (language model, then vision tower)");
-  geometry->add_option("--layers", o->layers, "decoder layers");
-  geometry->add_option("--hidden", o->hidden, "hidden size");
-  geometry->add_option("--intermediate", o->intermediate, "MLP size");
-  geometry->add_option("--heads", o->heads, "attention heads");
-  geometry->add_option("--kv-heads", o->kv_heads, "key/value heads (grouped-query attention)");
-  geometry->add_option("--vocab", o->vocab, "vocabulary size");
-  geometry->add_option("--max-positions", o->max_positions, "max_position_embeddings");
-  geometry->add_option("--vision-layers", o->vision_layers, "CLIP layers");
-  geometry->add_option("--vision-hidden", o->vision_hidden, "CLIP hidden size");
-  geometry->add_option("--vision-intermediate", o->vision_intermediate, "CLIP MLP size");
-  geometry->add_option("--vision-heads", o->vision_heads, "CLIP attention heads");
-  geometry->add_option("--image-size", o->image_size, "input resolution in pixels");
-  geometry->add_option("--patch-size", o->patch_size, "CLIP patch size in pixels");
+  auto size = [geometry](const char* flag, int* field, const char* help, int max) {
+    geometry->add_option(flag, *field, help)->check(CLI::Range(1, max));
+  };
+  size("--layers", &o->layers, "decoder layers", kMaxLayers);
+  size("--hidden", &o->hidden, "hidden size", kMaxHidden);
+  size("--intermediate", &o->intermediate, "MLP size", kMaxIntermediate);
+  size("--heads", &o->heads, "attention heads", kMaxHeads);
+  size("--kv-heads", &o->kv_heads, "key/value heads (grouped-query attention)", kMaxHeads);
+  size("--vocab", &o->vocab, "vocabulary size", kMaxVocab);
+  size("--max-positions", &o->max_positions, "max_position_embeddings", kMaxPositions);
+  size("--vision-layers", &o->vision_layers, "CLIP layers", kMaxLayers);
+  size("--vision-hidden", &o->vision_hidden, "CLIP hidden size", kMaxHidden);
+  size("--vision-intermediate", &o->vision_intermediate, "CLIP MLP size", kMaxIntermediate);
+  size("--vision-heads", &o->vision_heads, "CLIP attention heads", kMaxHeads);
+  size("--image-size", &o->image_size, "input resolution in pixels", kMaxImageSize);
+  size("--patch-size", &o->patch_size, "CLIP patch size in pixels", kMaxImageSize);
   sub->callback([&action, o, shard_mb] {
     action = [o, shard_mb] {
       o->max_shard_bytes = *shard_mb << 20;

@@ -23,7 +23,7 @@ void add_preprocess(CLI::App& app, Action& action) {
   sub->callback([&action, f] {
     action = [f] {
       ClipPreprocessConfig config = load_preprocessor_config(join_path(f->model, "preprocessor_config.json"));
-      PreprocessResult p = preprocess_clip(decode_image(f->image), config, f->pad_square);
+      PreprocessResult p = preprocess_clip(decode_image(f->image), config, f->pad_square, f->image);
       std::string_view bytes(reinterpret_cast<const char*>(p.pixels.data()), p.pixels.size() * sizeof(float));
       write_safetensors(f->out, {{"pixel_values", DType::F32, {1, 3, p.height, p.width}, bytes}},
                         {{"image", f->image}, {"pad_square", f->pad_square ? "true" : "false"}});

@@ -13,12 +13,6 @@ void require_positive(const std::string& origin, const char* key, int value) {
   if (value <= 0) throw InputError(origin, std::string("key '") + key + "' must be positive, found " + std::to_string(value));
 }
 
-// Upper bounds far above any released model (LLaMA-3 405B: 126 layers, hidden 16384, vocab
-// 128256) but low enough that a hostile config.json cannot make the loader loop over two billion
-// layers or size buffers by a two-billion hidden size before the weights are checked against it.
-constexpr int kMaxLayers = 1024, kMaxHeads = 1024, kMaxHidden = 65536, kMaxIntermediate = 1 << 20,
-              kMaxVocab = 1 << 22, kMaxPositions = 1 << 24, kMaxImageSize = 16384;
-
 void require_in_range(const std::string& origin, const char* section, const char* key, int value, int max) {
   require_positive(origin, key, value);
   if (value > max)
@@ -180,7 +174,7 @@ LlavaConfig load_llava_config(const std::string& model_dir) {
                                                        : "model directory does not exist");
   const std::string path = join_path(model_dir, "config.json");
   if (!file_exists(path)) throw InputError(path, "missing (not a Hugging Face model directory?)");
-  LlavaConfig c = parse_llava_config(read_file(path), path);
+  LlavaConfig c = parse_llava_config(read_file(path, JsonLimits{}.max_bytes), path);
   // generation_config.json decides where greedy decoding stops, as model.generate does.
   const std::string gen = join_path(model_dir, "generation_config.json");
   if (file_exists(gen)) {

@@ -57,6 +57,7 @@ class LlavaModel final : public VisionLanguageModel {
       if (!expected_unused(name, names, vision_layers, config.text.tie_word_embeddings))
         spdlog::warn("{}: tensor '{}' is not used by the LLaVA model", store_.dir(), name);
     fill_info(dtype, device);
+    fill_weight_names(names);
   }
 
   const ModelInfo& info() const override { return info_; }
@@ -105,6 +106,13 @@ class LlavaModel final : public VisionLanguageModel {
     info_.weights_dtype = dtype_summary(store_);
     info_.compute_dtype = compute_dtype_name(dtype);
     info_.device = device.str();
+  }
+
+  void fill_weight_names(const WeightNames& n) {
+    info_.layer_weights = {n.text + "embed_tokens.weight, " + n.projector + "*, " + n.vision + "*"};
+    for (int i = 0; i < config_.text.num_hidden_layers; ++i) info_.layer_weights.push_back(n.text_layer(i) + "*");
+    info_.head_weights =
+        n.text + "norm.weight, " + (config_.text.tie_word_embeddings ? n.text + "embed_tokens.weight" : n.lm_head);
   }
 
   LlavaConfig config_;

@@ -1,0 +1,77 @@
+#include "finite_guard.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "lvlm_probe/common.h"
+
+namespace lvlm {
+namespace {
+
+std::string weights_of(const ModelInfo& info, int layer) {
+  if (layer >= 0 && layer < static_cast<int>(info.layer_weights.size())) return info.layer_weights[layer];
+  return "the weights of layer " + std::to_string(layer);
+}
+
+std::string overflow_hint(const ModelInfo& info) {
+  return info.compute_dtype == "f32" ? "" : ", or an overflow in " + info.compute_dtype;
+}
+
+}  // namespace
+
+std::vector<int64_t> FiniteGuard::positions_wanted(int64_t first, int64_t count) {
+  ++step_;
+  first_ = first;
+  finite_.clear();
+  inner_wanted_ = inner_ ? inner_->positions_wanted(first, count) : std::vector<int64_t>{};
+  std::vector<int64_t> rows;
+  for (int64_t p : inner_wanted_) rows.push_back(p - first);
+  inner_rows_ = at::tensor(rows, at::TensorOptions().dtype(at::kLong));
+  std::vector<int64_t> all(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) all[static_cast<size_t>(i)] = first + i;
+  return all;
+}
+
+void FiniteGuard::on_residual(const std::string& tap, int layer, const std::vector<int64_t>& /*all of them*/,
+                              const at::Tensor& hidden) {
+  finite_.push_back(at::isfinite(hidden).all(-1));
+  if (layer == info_.num_layers) check_pass();
+  if (!inner_ || inner_wanted_.empty()) return;
+  if (inner_rows_.device() != hidden.device()) inner_rows_ = inner_rows_.to(hidden.device());  // once per pass
+  inner_->on_residual(tap, layer, inner_wanted_, hidden.index_select(0, inner_rows_));
+}
+
+void FiniteGuard::check_pass() const {
+  const at::Tensor finite = at::stack(finite_).to(at::kCPU);  // [L+1, positions]
+  if (finite.all().item<bool>()) return;
+  const at::Tensor per_layer = finite.all(-1);
+  int layer = 0;
+  while (per_layer[layer].item<bool>()) ++layer;
+  const int64_t position = first_ + finite[layer].logical_not().nonzero()[0][0].item<int64_t>();
+  throw InputError(info_.path, "non-finite values (NaN or Inf) first appear in the hidden state of layer " +
+                                   std::to_string(layer) + " at step " + std::to_string(step_) + " (position " +
+                                   std::to_string(position) + "), made by " + weights_of(info_, layer) +
+                                   ": a NaN or Inf weight there" + overflow_hint(info_));
+}
+
+void FiniteGuard::on_token(int step, int token_id) {
+  if (inner_) inner_->on_token(step, token_id);
+}
+
+at::Tensor FiniteGuard::output_logits() { return inner_ ? inner_->output_logits() : at::Tensor(); }
+
+void check_lens_finite(const std::vector<TokenTrace>& tokens, const ModelInfo& info) {
+  for (const TokenTrace& t : tokens)
+    for (size_t l = 0; l < t.entropy.size(); ++l) {
+      // (The fused softmax turns a NaN row into NaN probabilities but may leave its entropy finite.)
+      const bool finite = std::isfinite(t.entropy[l]) && std::isfinite(t.d_final[l]) &&
+                          (l == 0 || std::isfinite(t.d_prev[l])) && (t.token_id < 0 || std::isfinite(t.p_token[l]));
+      if (!finite)
+        throw InputError(info.path, "the lens distribution of layer " + std::to_string(l) + " at step " +
+                                        std::to_string(t.step) + " is not finite although its hidden state is: made by " +
+                                        info.head_weights + ": a NaN or Inf weight there" + overflow_hint(info));
+    }
+}
+
+}  // namespace lvlm
