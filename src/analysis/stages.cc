@@ -112,14 +112,25 @@ Moments after_knee(const SegmentFits& f, const Candidate& x, bool* sloped) {
   return {};
 }
 
+// A knee flattens the curve: the layers after it must not fall significantly faster than rapid
+// evolution did (three standard errors of the slope difference). A fall that steepens, such as a
+// decay linear in d (concave in log d), has no layer where the distribution settles.
+bool falls_faster_after(const Moments& rapid, const Moments& after, double sigma2, double tie) {
+  if (rapid.n < 3 || after.n < 3) return false;
+  const double se = std::sqrt(sigma2 * (1 / rapid.sll() + 1 / after.sll()));
+  return after.slope() < rapid.slope() - 3 * se - tie;
+}
+
 // Critical confidence (docs/stages.md): the knee model (rapid evolution, then the piece after
 // it) against one straight trend over the same layers. F = (SSE_trend - SSE_knee) / (extra
 // parameters x sigma^2), confidence = 1 - 2^(-F / kKneeScale). 0 when the layers after the knee
-// lie above rapid evolution (an increasing curve has no knee) or too few layers remain to judge.
+// lie above rapid evolution (an increasing curve has no knee), fall faster than it, or too few
+// layers remain to judge.
 double critical_confidence(const SegmentFits& f, const Candidate& x, double sigma2) {
   bool sloped = false;
   const Moments rapid = f.over(1, x.c), after = after_knee(f, x, &sloped);
   if (after.n == 0 || rapid.mean() <= after.mean() + f.mean_tie()) return 0;
+  if (falls_faster_after(rapid, after, sigma2, f.mean_tie())) return 0;
   const Moments both = rapid + after;
   const int params = rapid.sloped_params() + (sloped ? after.sloped_params() : 1) + 1;
   if (both.n < params + 1) return 0;
