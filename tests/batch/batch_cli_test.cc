@@ -423,7 +423,7 @@ TEST(BatchCli, ShardsFillOneRunAndAggregateEqualsTheReports) {
                    dir.file("summary.html") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const Json s = read_json_file(dir.file("summary.json"));
-  EXPECT_EQ(s["schema"], "lvlm-probe/summary/1");
+  EXPECT_EQ(s["schema"], kSummarySchema);
   EXPECT_EQ(s["items"]["ok"], n);
 
   // Recompute from the reports: entropy quartiles at every layer, histograms of c and m.
@@ -437,7 +437,11 @@ TEST(BatchCli, ShardsFillOneRunAndAggregateEqualsTheReports) {
     for (const auto& rep : reports)
       for (const auto& t : rep["tokens"]) {
         entropy.push_back(t["entropy"][l].get<double>());
-        if (l == 0) ++critical[t["critical_layer"].get<int>()], ++mutation[t["mutation_layer"].get<int>()], ++tokens;
+        if (l == 0) {
+          ++tokens;
+          if (t["critical_layer"].is_number()) ++critical[t["critical_layer"].get<int>()];
+          if (t["mutation_layer"].is_number()) ++mutation[t["mutation_layer"].get<int>()];
+        }
       }
     std::sort(entropy.begin(), entropy.end());
     auto q = [&](double p) {
