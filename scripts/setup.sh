@@ -6,23 +6,52 @@
 #   scripts/setup.sh --test     install, build, run the test suite (ctest)
 #   scripts/setup.sh            install and build only
 #
+# --torch picks the libtorch (README, "Set-up"; docs/performance.md has the figures):
+#   --torch debian (default)  Debian's libtorch-dev 1.13: CPU only, ~0.5 GB, installs in a minute.
+#   --torch pypi              the CUDA libtorch 2.x inside PyPI's `torch` wheel, in a virtualenv
+#                             (~3 GB download; needs a CUDA toolkit >= 12.6 even for CPU use):
+#                             GPUs, and faster CPU kernels. Built by scripts/ci/build-pypi-torch.sh
+#                             --build-only, whose variables (LVLM_PYPI_TORCH, LVLM_PYPI_VENV, CUDACXX,
+#                             ...) apply; the default build directory is then build-pypi-torch.
+#
 # Environment: BUILD_DIR (default build), BUILD_TYPE (default Release), JOBS (default nproc),
 # CMAKE_ARGS (extra configure arguments), LVLM_SKIP_APT=1 to skip the package step.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-build_dir=${BUILD_DIR:-$here/build}
+usage() { echo "usage: $0 [--torch debian|pypi] [--demo|--test]" >&2; exit 2; }
+mode=build
+torch=debian
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --demo|demo|--test|test|build|--build) mode=$1 ;;
+    --torch) [ $# -ge 2 ] || usage; torch=$2; shift ;;
+    --torch=*) torch=${1#--torch=} ;;
+    *) usage ;;
+  esac
+  shift
+done
+case "$torch" in
+  debian) default_build=$here/build ;;
+  pypi) default_build=$here/build-pypi-torch ;;
+  *) usage ;;
+esac
+build_dir=${BUILD_DIR:-$default_build}
 build_type=${BUILD_TYPE:-Release}
 jobs=${JOBS:-$(nproc)}
-mode=${1:-build}
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libtorch-dev libopenblas0-pthread libcli11-dev nlohmann-json3-dev libstb-dev libspdlog-dev
+  libcli11-dev nlohmann-json3-dev libstb-dev libspdlog-dev
   libgtest-dev libsentencepiece-dev libjpeg62-turbo-dev
   chromium
   slurm-wlm munge
 )
+if [ "$torch" = debian ]; then
+  packages+=(libtorch-dev libopenblas0-pthread)
+else
+  packages+=(python3 python3-venv)
+fi
 
 log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
@@ -43,6 +72,11 @@ install_packages() {
 }
 
 build() {
+  if [ "$torch" = pypi ]; then
+    LVLM_PYPI_BUILD_DIR=$build_dir LVLM_BUILD_TYPE=$build_type LVLM_CMAKE_ARGS=${CMAKE_ARGS:-} LVLM_JOBS=$jobs \
+      LVLM_SKIP_APT=${LVLM_SKIP_APT:-0} "$here/scripts/ci/build-pypi-torch.sh" --build-only
+    return
+  fi
   log "configuring $build_dir ($build_type)"
   # shellcheck disable=SC2086
   cmake -S "$here" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" ${CMAKE_ARGS:-}
@@ -50,10 +84,6 @@ build() {
   cmake --build "$build_dir" -j "$jobs"
 }
 
-case "$mode" in
-  --demo|demo|--test|test|build|--build) ;;
-  *) echo "usage: $0 [--demo|--test]" >&2; exit 2 ;;
-esac
 [ "${LVLM_SKIP_APT:-0}" = 1 ] || install_packages
 build
 case "$mode" in

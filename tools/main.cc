@@ -1,47 +1,87 @@
 // lvlm-probe: probe how knowledge evolves layer by layer in vision-language models.
-// Parses the command line, runs one subcommand, maps failures to exit codes (SPEC §4):
+// Parses the command line, runs one subcommand, maps failures to exit codes (README, "Exit codes"):
 // 0 ok, 1 regression found by `check`, 2 usage error, 3 bad input, 4 runtime failure.
+//
+// Built twice (tools/CMakeLists.txt): as lvlm-probe, without libtorch, which runs the commands
+// that need no model itself and hands the others (and the full --help) to lvlm-probe-torch; and
+// as lvlm-probe-torch, which holds every command.
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cstring>
 #include <iostream>
 #include <new>
+#include <string>
 
 #include "commands/commands.h"
+#include "launch.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/version.h"
 
-int main(int argc, char** argv) {
-  // Logs go to stderr; stdout is reserved for what a command prints (or `--out -` JSON).
-  auto logger = spdlog::stderr_color_mt("lvlm-probe");
-  logger->set_pattern("%^%l%$: %v");
-  spdlog::set_default_logger(logger);
+namespace {
 
+using AddCommand = void (*)(CLI::App&, lvlm::cli::Action&);
+
+struct Command {
+  const char* id;   // add_<id>() in commands/<id>.cc; the command's name has '-' for '_'
+  AddCommand add;   // nullptr: not in this binary (lvlm-probe hands it to lvlm-probe-torch)
+};
+
+#define LVLM_LIGHT(id) {#id, &lvlm::cli::add_##id},
+#ifdef LVLM_CLI_WITH_TORCH
+#define LVLM_TORCH(id) {#id, &lvlm::cli::add_##id},
+#else
+#define LVLM_TORCH(id) {#id, nullptr},
+#endif
+constexpr Command kCommands[] = {
+#include "command_table.inc"
+};
+#undef LVLM_LIGHT
+#undef LVLM_TORCH
+
+std::string command_name(const Command& c) {
+  std::string name = c.id;
+  for (char& ch : name) ch = ch == '_' ? '-' : ch;
+  return name;
+}
+
+const Command* find_command(const char* name) {
+  for (const Command& c : kCommands)
+    if (command_name(c) == name) return &c;
+  return nullptr;
+}
+
+std::string command_names() {
+  std::string names;
+  for (const Command& c : kCommands) names += (names.empty() ? "" : ", ") + command_name(c);
+  return names;
+}
+
+// Whether lvlm-probe must hand this command line to lvlm-probe-torch: a command that loads a
+// model, or the top-level help, which describes every command.
+bool needs_torch_binary(int argc, char** argv) {
+#ifdef LVLM_CLI_WITH_TORCH
+  (void)argc, (void)argv;
+  return false;
+#else
+  if (argc < 2) return false;
+  if (std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "--help") == 0) return true;
+  const Command* c = find_command(argv[1]);
+  return c && !c->add;
+#endif
+}
+
+int parse_and_run(int argc, char** argv) {
   CLI::App app{"lvlm-probe " LVLM_PROBE_VERSION ": watch every decoder layer of a vision-language model "
                "and report where knowledge evolves, settles and mutates"};
   app.set_version_flag("--version", std::string(LVLM_PROBE_VERSION) + " (" + LVLM_PROBE_GIT + ")");
   app.require_subcommand(1);
   lvlm::cli::Action action;
-  lvlm::cli::add_run(app, action);
-  lvlm::cli::add_demo(app, action);
-  lvlm::cli::add_check(app, action);
-  lvlm::cli::add_inspect(app, action);
-  lvlm::cli::add_preprocess(app, action);
-  lvlm::cli::add_render(app, action);
-  lvlm::cli::add_make_model(app, action);
-  lvlm::cli::add_bench(app, action);
-  lvlm::cli::add_batch(app, action);
-  lvlm::cli::add_aggregate(app, action);
-  lvlm::cli::add_analyze(app, action);
+  for (const Command& c : kCommands)
+    if (c.add) c.add(app, action);
   // CLI11 would only say "A subcommand is required" for a misspelt command.
-  std::string names;
-  bool known = false;
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    names += (names.empty() ? "" : ", ") + sub->get_name();
-    known = known || (argc > 1 && sub->get_name() == argv[1]);
-  }
-  if (argc > 1 && argv[1][0] != '-' && !known) {
-    spdlog::error("unknown command '{}' (commands: {})", argv[1], names);
+  if (argc > 1 && argv[1][0] != '-' && !find_command(argv[1])) {
+    spdlog::error("unknown command '{}' (commands: {})", argv[1], command_names());
     return static_cast<int>(lvlm::ExitCode::usage);
   }
   try {
@@ -50,8 +90,20 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);  // prints help, version or the error
     return code == 0 ? 0 : static_cast<int>(lvlm::ExitCode::usage);
   }
+  return action();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Logs go to stderr; stdout is reserved for what a command prints (or `--out -` JSON).
+  auto logger = spdlog::stderr_color_mt("lvlm-probe");
+  logger->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(logger);
+
+  if (needs_torch_binary(argc, argv)) return lvlm::cli::exec_torch_binary(argv);
   try {
-    return action();
+    return parse_and_run(argc, argv);
   } catch (const lvlm::Error& e) {
     spdlog::error("{}", e.what());
     return static_cast<int>(e.code());

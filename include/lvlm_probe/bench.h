@@ -57,7 +57,8 @@ struct BenchOptions {
   SessionOptions session;          // model directory and device; threads set per entry of `threads`
   ProbeRequest request;            // the probe's settings; EOS is ignored (exactly max_new_tokens)
   int repeat = 3;
-  std::vector<int> threads = {1, 2};
+  std::vector<int> threads = {1, 0};  // 0 = the default count: every core of the affinity mask
+  int busy_cores = 0;              // processes spinning for the whole benchmark (a shared machine)
 };
 
 // Medians over the repeats of one mode at one thread count.
@@ -80,6 +81,8 @@ struct BenchResult {
   int repeat = 0, max_new_tokens = 0;
   std::vector<BenchRun> runs;      // plain and probe for each thread count
   std::string load_average;        // /proc/loadavg before the runs: other work skews timings
+  int usable_cores = 0;            // the affinity mask's (what threads 0 resolved to)
+  int busy_cores = 0;
 };
 
 // Runs every (thread count, repeat, mode) in a child process of its own, so that each load is

@@ -80,7 +80,7 @@ struct LlavaConfig {
 struct DeviceOptions {
   std::string device = "auto";  // auto | cpu | cuda | cuda:N
   std::string dtype = "auto";   // auto | f32 | bf16 | f16 (auto: bf16 on CUDA, f32 on CPU)
-  int threads = 0;              // CPU threads; 0 = all cores
+  int threads = 0;              // CPU threads; 0 = every core of the affinity mask
   // bf16/f16 on the CPU: "exact" runs libtorch's own reduced-precision kernels, so the numbers are
   // those of transformers on the same libtorch; "fast" multiplies in float32 and rounds once (as
   // cuBLAS accumulates on a GPU), some 30 times faster on libtorch 1.13, whose CPU bf16 products

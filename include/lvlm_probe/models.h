@@ -114,7 +114,8 @@ void check_generate_options(const GenerateOptions& options, const ModelInfo& inf
 GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,
                                const at::Tensor& pixel_values, const GenerateOptions& options);
 
-// Sets libtorch's (and OpenBLAS's) CPU thread pools once; 0 = all cores.
+// Sizes the CPU thread pools so that one pool of `threads` works at a time: ATen/OpenMP gets
+// them, OpenBLAS and the inter-op pool get 1. 0 = every core of the affinity mask.
 void configure_threads(int threads);
 
 }  // namespace lvlm

@@ -3,7 +3,8 @@
 # suite with it on the CPU (a CUDA libtorch runs CPU tensors without a GPU or a driver).
 # CI (.ci/run) calls this after the main Debian build; users with a GPU can run it as it is.
 #
-#   scripts/ci/build-pypi-torch.sh            # venv (reused when up to date), configure, build, ctest
+#   scripts/ci/build-pypi-torch.sh               # venv (reused when up to date), configure, build, ctest
+#   scripts/ci/build-pypi-torch.sh --build-only  # the same without ctest (scripts/setup.sh --torch pypi)
 #
 # Environment (all optional):
 #   LVLM_PYPI_TORCH      pip requirement for torch        (default torch==2.14.1, see below)
@@ -16,6 +17,8 @@
 #   LVLM_CTEST_ARGS      extra ctest arguments, e.g. "-L torch"
 #   LVLM_PYPI_TARGETS    build only these targets, e.g. "torch_tests" (default: all)
 #   LVLM_SKIP_CTEST=1    build and check the libraries, run no tests (the caller runs them)
+#   LVLM_BUILD_TYPE      CMAKE_BUILD_TYPE                 (default Release)
+#   LVLM_CMAKE_ARGS      extra configure arguments, split on spaces
 #   LVLM_SKIP_APT=1      never apt-get python3-venv (installed only when python3 lacks venv)
 #
 # Why torch==2.14.1: the newest release whose CUDA (13.0, cu130) is the CUDA toolkit installed on
@@ -28,6 +31,12 @@
 # libnvshmem (not in the CUDA toolkit) and a newer libnccl than the toolkit's; linking fails
 # without them. It is also exactly what a user with a GPU installs.
 set -euo pipefail
+
+case "${1:-}" in
+  --build-only) RUN_TESTS=0 ;;
+  "") RUN_TESTS=1 ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
 
 log()  { printf '\n\033[1m[pypi-torch %s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die()  { printf '\n\033[1;31m[pypi-torch] FAILED: %s\033[0m\n' "$*" >&2; exit 1; }
@@ -116,8 +125,9 @@ t=$SECONDS
 # directory itself (so find_library(c10) in TorchConfig.cmake looks in torch/lib first).
 # TORCH_CUDA_ARCH_LIST skips Torch's GPU probe; CMAKE_CUDA_COMPILER/CUDAToolkit_ROOT/
 # CUDA_TOOLKIT_ROOT_DIR pin the toolkit. cuDNN/cuSPARSELt are not looked up by 2.14's config.
+# shellcheck disable=SC2086  # LVLM_CMAKE_ARGS is split on purpose
 cmake -S "$REPO" -B "$BUILD" "${GEN[@]}" \
-  -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_BUILD_TYPE="${LVLM_BUILD_TYPE:-Release}" ${LVLM_CMAKE_ARGS:-} \
   "-DCMAKE_PREFIX_PATH=$TORCH_CMAKE;$TORCH_DIR" \
   -DCMAKE_CUDA_COMPILER="$NVCC" \
   -DCUDAToolkit_ROOT="$CUDA_ROOT" \
@@ -136,7 +146,8 @@ t=$SECONDS
 cmake --build "$BUILD" --parallel "$JOBS" ${LVLM_PYPI_TARGETS:+--target $LVLM_PYPI_TARGETS}
 echo "build took $((SECONDS - t)) s" >&2
 
-# Every torch library a test binary loads must come from the wheel, never from libtorch-dev.
+# Every torch library a test binary or lvlm-probe-torch loads must come from the wheel, never
+# from libtorch-dev.
 STEP="checking the libraries the tests load"
 log "checking which libtorch the test binaries load"
 TORCH_LIB_REAL=$(realpath "$TORCH_DIR/lib")
@@ -153,12 +164,12 @@ $missing"
     n=$((n + 1))
   done < <(grep -E '^\s*lib(torch[a-z_]*|c10[a-z_]*)\.so' <<<"$deps" || true)
   echo "ok: $(realpath --relative-to="$BUILD" "$exe"): $n libtorch/c10 libraries, all from $TORCH_LIB_REAL" >&2
-done < <(find "$BUILD" -path "$BUILD/CMakeFiles" -prune -o -type f -perm -u+x -name '*_tests' -print0)
+done < <(find "$BUILD" -path "$BUILD/CMakeFiles" -prune -o -type f -perm -u+x \( -name '*_tests' -o -name lvlm-probe-torch \) -print0)
 (( found )) || echo "WARNING: no *_tests executables found in $BUILD" >&2
 
 # ---- 5. test --------------------------------------------------------------------------------
-if [[ ${LVLM_SKIP_CTEST:-0} == 1 ]]; then
-  log "OK: built against torch $TORCH_VER (CUDA $TORCH_CUDA) in $((SECONDS - T0)) s; tests left to the caller"
+if (( ! RUN_TESTS )) || [[ ${LVLM_SKIP_CTEST:-0} == 1 ]]; then
+  log "OK: built against torch $TORCH_VER (CUDA $TORCH_CUDA) in $((SECONDS - T0)) s: $BUILD/tools/lvlm-probe; tests left to the caller"
   exit 0
 fi
 STEP="running ctest in $BUILD"

@@ -11,6 +11,7 @@
 
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/threads.h"
 
 namespace lvlm {
 namespace {
@@ -32,7 +33,7 @@ struct Random {
 // Runs body(first, last) over [0, n) in contiguous row blocks, one per thread.
 template <typename Body>
 void parallel_rows(size_t n, const Body& body) {
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 8);
+  const size_t threads = std::clamp<size_t>(usable_cores(), 1, 8);
   if (threads == 1 || n < 256) return body(size_t{0}, n);
   std::vector<std::thread> pool;
   const size_t block = (n + threads - 1) / threads;

@@ -13,6 +13,7 @@
 #include "lvlm_probe/bench.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/text.h"
+#include "lvlm_probe/threads.h"
 
 namespace lvlm {
 namespace {
@@ -202,7 +203,7 @@ std::string encode(const std::vector<float>& v, DType dtype) {
 void write_tensor(AtomicFile& file, const Spec& s, DType dtype, const MakeModelOptions& o) {
   const int64_t n = s.numel();
   const uint64_t key = mix(o.seed ^ name_hash(s.name));
-  const int64_t workers = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t workers = usable_cores();
   std::vector<float> block;
   for (int64_t first = 0; first < n; first += workers * kChunk) {
     block.assign(static_cast<size_t>(std::min(workers * kChunk, n - first)), s.init == Init::ones ? 1.0f : 0.0f);

@@ -2,13 +2,12 @@
 // and one line in kFamilies.
 #include <ATen/Parallel.h>
 
-#include <thread>
-
 #include "layers.h"
 #include "lvlm_probe/common.h"
 #include "llava/llava.h"
 #include "lvlm_probe/model_config.h"
 #include "lvlm_probe/models.h"
+#include "lvlm_probe/threads.h"
 
 extern "C" {
 // OpenBLAS's own pool; weak so that builds against another BLAS still link.
@@ -64,11 +63,19 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
 
 void configure_threads(int threads) {
   if (threads < 0) throw UsageError("--threads must be 0 (all cores) or positive");
-  const int n = threads > 0 ? threads : std::max(1u, std::thread::hardware_concurrency());
-  at::set_num_threads(n);
-  // One thread pool: large products run OpenBLAS single-threaded on ATen's threads (cpu_matmul.cc);
-  // OpenBLAS's own pool on top of ATen's oversubscribes the cores (3x slower decoding at 2 cores).
+  // One pool of N threads working at a time (docs/performance.md, "Threads"): ATen's intra-op
+  // pool, which is OpenMP's (and MKL's in PyPI builds). Large products run OpenBLAS
+  // single-threaded on ATen's threads (cpu_matmul.cc): OpenBLAS's own pool on top of ATen's
+  // oversubscribes the cores (3x slower decoding at 2 cores). The inter-op pool only serves
+  // at::launch, which nothing here calls; it is pinned to 1 so that it cannot add threads either.
+  at::set_num_threads(resolve_thread_count(threads, usable_cores()));
   if (openblas_set_num_threads) openblas_set_num_threads(1);
+  if (at::get_num_interop_threads() != 1) {
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const c10::Error&) {  // the pool was started (or sized) before: leave it
+    }
+  }
 }
 
 std::string resid_tap_name(int layer) {

@@ -5,6 +5,7 @@
 #include "lvlm_probe/bench.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
+#include "lvlm_probe/threads.h"
 
 namespace lvlm {
 namespace {
@@ -150,17 +152,60 @@ std::string load_average() {
   }
 }
 
+// --busy-cores: processes that spin for the whole benchmark, standing in for other work on a shared
+// machine (docs/performance.md, "Threads"). Each dies with the bench, even a killed one.
+class BusyCores {
+ public:
+  explicit BusyCores(int n) {
+    const pid_t parent = ::getpid();
+    for (int i = 0; i < n; ++i) {
+      const pid_t pid = ::fork();
+      if (pid < 0) throw RuntimeFailure(std::string("bench: fork failed: ") + std::strerror(errno));
+      if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(0);
+        for (volatile uint64_t spin = 0;; ++spin) {}
+      }
+      pids_.push_back(pid);
+    }
+  }
+  ~BusyCores() {
+    for (pid_t pid : pids_) ::kill(pid, SIGKILL);
+    for (pid_t pid : pids_)
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+  }
+  BusyCores(const BusyCores&) = delete;
+  BusyCores& operator=(const BusyCores&) = delete;
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+// The thread counts to measure: 0 becomes the default count, each count once, in order.
+std::vector<int> resolve_thread_counts(const std::vector<int>& asked, int usable) {
+  std::vector<int> out;
+  for (int t : asked) {
+    const int n = resolve_thread_count(t, usable);
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  return out;
+}
+
 }  // namespace
 
 BenchResult run_bench(const BenchOptions& o) {
   if (o.repeat < 1) throw UsageError("--repeat must be at least 1");
   if (o.threads.empty()) throw UsageError("bench: no thread counts given");
+  if (o.busy_cores < 0) throw UsageError("--busy-cores must be 0 or positive");
   BenchResult result;
+  result.usable_cores = usable_cores();
+  result.busy_cores = o.busy_cores;
   result.repeat = o.repeat;
   result.max_new_tokens = o.request.max_new_tokens;
   result.load_average = load_average();
   for (const auto& [dtype, bytes] : WeightStore::open(o.session.model_dir).bytes_by_dtype()) result.weights_bytes += bytes;
-  for (int threads : o.threads) {
+  BusyCores busy(o.busy_cores);
+  for (int threads : resolve_thread_counts(o.threads, result.usable_cores)) {
     std::map<std::string, std::vector<Json>> samples;
     std::map<std::string, std::vector<uint64_t>> rss;
     for (int i = 0; i < o.repeat; ++i) {

@@ -41,6 +41,23 @@ std::vector<Overhead> overheads(const BenchResult& r) {
   return out;
 }
 
+// The probe's total at each thread count against its total at 1 thread: with busy cores, what
+// sharing costs (docs/performance.md, "Threads").
+std::string thread_scaling(const BenchResult& r) {
+  const BenchRun* one = nullptr;
+  for (const auto& run : r.runs)
+    if (run.mode == "probe" && run.threads == 1) one = &run;
+  std::string s;
+  for (const auto& run : r.runs) {
+    if (!one || run.mode != "probe" || run.threads == 1 || one->timing.total <= 0) continue;
+    char line[160];
+    std::snprintf(line, sizeof line, "the probe at %d threads takes %.2f x the time at 1 thread (%d busy cores)\n",
+                  run.threads, run.timing.total / one->timing.total, r.busy_cores);
+    s += line;
+  }
+  return s;
+}
+
 }  // namespace
 
 OrderedJson bench_json(const BenchResult& r) {
@@ -64,7 +81,7 @@ OrderedJson bench_json(const BenchResult& r) {
                      {"vocab_size", m.vocab_size}, {"weights_dtype", m.weights_dtype}, {"weights_bytes", r.weights_bytes},
                      {"dtype", m.compute_dtype}, {"device", m.device}}},
           {"repeat", r.repeat}, {"max_new_tokens", r.max_new_tokens}, {"load_average", r.load_average},
-          {"runs", runs}, {"overhead", over}};
+          {"usable_cores", r.usable_cores}, {"busy_cores", r.busy_cores}, {"runs", runs}, {"overhead", over}};
 }
 
 std::string bench_table(const BenchResult& r) {
@@ -77,8 +94,11 @@ std::string bench_table(const BenchResult& r) {
                 r.weights_bytes / double(1ull << 30), m.compute_dtype.c_str(), m.device.c_str());
   s += line;
   std::snprintf(line, sizeof line, "input    %lld prompt positions, %d new tokens (EOS ignored); medians of %d runs, "
-                "each in a fresh process; load average before: %s\n\n",
+                "each in a fresh process; load average before: %s\n",
                 static_cast<long long>(positions), r.max_new_tokens, r.repeat, r.load_average.c_str());
+  s += line;
+  std::snprintf(line, sizeof line, "cores    %d usable (affinity mask), %d kept busy by spinning processes\n\n",
+                r.usable_cores, r.busy_cores);
   s += line;
   s += "threads  mode     load  vision  prefill  decode    lens   total   tok/s  decode tok/s  peak RSS\n";
   for (const auto& run : r.runs) {
@@ -98,6 +118,7 @@ std::string bench_table(const BenchResult& r) {
                   o.same_tokens ? "" : " (tokens differ from plain generation!)");
     s += line;
   }
+  s += thread_scaling(r);
   return s;
 }
 

@@ -1,6 +1,10 @@
 // `bench` on the tiny fixture: every field present and consistent. No timed assertions: timings
 // depend on the machine and on whatever else it runs.
+#include <filesystem>
+
+#include "lvlm_probe/common.h"
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/threads.h"
 #include "test_util.h"
 
 namespace lvlm {
@@ -20,7 +24,11 @@ TEST(Bench, JsonHasEveryFieldForBothModesAndThreadCounts) {
   EXPECT_EQ(j["model"]["num_layers"], 4);
   EXPECT_GT(j["model"]["weights_bytes"].get<double>(), 0);
   EXPECT_EQ(j["max_new_tokens"], 4);
-  ASSERT_EQ(j["runs"].size(), 4u);  // 1 and 2 threads, plain and probe
+  // 1 thread and the default count (every usable core), plain and probe.
+  const int usable = usable_cores();
+  EXPECT_EQ(j["usable_cores"], usable);
+  EXPECT_EQ(j["busy_cores"], 0);
+  ASSERT_EQ(j["runs"].size(), usable > 1 ? 4u : 2u);
   for (const auto& run : j["runs"]) {
     SCOPED_TRACE(run.dump());
     EXPECT_TRUE(run["mode"] == "plain" || run["mode"] == "probe");
@@ -35,8 +43,8 @@ TEST(Bench, JsonHasEveryFieldForBothModesAndThreadCounts) {
     if (run["mode"] == "plain") EXPECT_EQ(run["seconds"]["lens"], 0.0);
   }
   EXPECT_EQ(j["runs"][0]["threads"], 1);
-  EXPECT_EQ(j["runs"][2]["threads"], 2);
-  ASSERT_EQ(j["overhead"].size(), 2u);
+  if (usable > 1) EXPECT_EQ(j["runs"][2]["threads"], usable);
+  ASSERT_EQ(j["overhead"].size(), usable > 1 ? 2u : 1u);
   for (const auto& o : j["overhead"]) EXPECT_TRUE(o["same_tokens"].get<bool>()) << o.dump();
 }
 
@@ -49,6 +57,31 @@ TEST(Bench, OneThreadCountAndATable) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("overhead of the probe at 1 thread(s)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("peak RSS"), std::string::npos) << r.out;
+}
+
+// Whether a process whose command line holds `marker` is still alive.
+bool process_alive_with(const std::string& marker) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    try {
+      if (read_file(e.path() / "cmdline").find(marker) != std::string::npos) return true;
+    } catch (const Error&) {  // the process ended meanwhile
+    }
+  }
+  return false;
+}
+
+TEST(Bench, BusyCoresAreReportedAndStopWithTheBench) {
+  const std::string ids = "1,2,3,5,8,13,21";  // marks this test's processes
+  test::CliResult r = test::run_cli("bench --model '" + test::tiny_model() + "' --input-ids " + ids +
+                                    " --max-new-tokens 2 --repeat 1 --threads 1 --busy-cores 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = parse_json(r.out, "bench stdout");
+  EXPECT_EQ(j["busy_cores"], 2);
+  EXPECT_EQ(j["runs"].size(), 2u);
+  EXPECT_FALSE(process_alive_with(ids)) << "a spinning process outlived the bench";
+  EXPECT_EQ(test::run_cli("bench --model m --input-ids 1 --busy-cores -1").exit_code, 2);
 }
 
 TEST(Bench, ErrorsComeFromTheMeasuringProcessWithTheirExitCode) {

@@ -1,4 +1,5 @@
-// `lvlm-probe bench`: plain greedy generation against the full probe, at 1 and 2 threads by default.
+// `lvlm-probe bench`: plain greedy generation against the full probe, at 1 thread and the default
+// count (every core of the affinity mask) unless --threads picks one.
 #include <iostream>
 
 #include "commands.h"
@@ -19,8 +20,11 @@ void add_bench(CLI::App& app, Action& action) {
   prompt->excludes(ids);
   sub->add_option("--repeat", o->repeat, "runs per mode and thread count (medians are reported)")
       ->capture_default_str()->check(CLI::Range(1, 100));
+  sub->add_option("--busy-cores", o->busy_cores, "keep N cores busy with spinning processes while measuring, "
+                                                 "as other work on a shared machine would")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
   sub->add_flag("--json", *json, "print JSON instead of a table");
-  add_probe_flags(*sub, *f);  // its --threads picks one count; without it bench runs 1 and 2
+  add_probe_flags(*sub, *f);  // its --threads picks one count; without it bench runs 1 and the default
   sub->callback([&action, f, o, json, sub] {
     action = [f, o, json, sub] {
       if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("bench: give --prompt or --input-ids");

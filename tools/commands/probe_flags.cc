@@ -45,7 +45,7 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
                  "fast with f32 is refused")
       ->capture_default_str()->check(CLI::IsMember({"exact", "fast"}));
   sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
-  sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = all cores)")
+  sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = every core of the affinity mask)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
 }
 

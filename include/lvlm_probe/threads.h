@@ -1,0 +1,31 @@
+// How many threads lvlm-probe uses, and the environment the OpenMP and OpenBLAS runtimes must find
+// when they load (docs/performance.md, "Threads"). Torch-free: the launcher, the batch tools and
+// make-model use it as well as the model.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lvlm {
+
+// CPUs this process may run on: its affinity mask (sched_getaffinity), which Slurm, taskset,
+// numactl and container cpusets restrict, not the machine's core count. At least 1.
+int usable_cores();
+
+// The thread count for `--threads requested`: requested when positive, else every usable core.
+int resolve_thread_count(int requested, int usable);
+
+// Variables to set before the OpenMP and OpenBLAS runtimes load (they read them only then):
+//  - OMP_WAIT_POLICY=passive: a thread that ends its share of a parallel loop sleeps instead of
+//    spinning; spinning threads take the core from the one still working whenever another process
+//    holds a core, and a two-thread run then takes 5-14 times as long as one thread;
+//  - OPENBLAS_NUM_THREADS=1: OpenBLAS runs inside ATen's threads, so its own pool is never
+//    started.
+// A variable the user has set is left alone (GOMP_SPINCOUNT counts as choosing a wait policy).
+// `lookup` is getenv or a stand-in.
+std::vector<std::pair<std::string, std::string>> thread_runtime_environment(
+    const std::function<const char*(const char*)>& lookup);
+
+}  // namespace lvlm
