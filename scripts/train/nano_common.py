@@ -42,10 +42,11 @@ def tokenizer_image_token(prompt, tokenizer, image_token_index):
 
 
 def preprocessor_config():
-    """Resize straight to a square (nothing is cropped from wide scenes), bicubic, CLIP's mean and std."""
+    """Resize straight to a square (nothing is cut from wide scenes; the center crop to the same size is a
+    no-op, kept because lvlm-probe and LLaVA expect one), bicubic, CLIP's mean and std."""
     return {
         "crop_size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE},
-        "do_center_crop": False,
+        "do_center_crop": True,
         "do_convert_rgb": True,
         "do_normalize": True,
         "do_rescale": True,

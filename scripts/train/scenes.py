@@ -72,6 +72,16 @@ def draw_scene(rng, augment=False):
     return img, objects, sides
 
 
+def draw_placed(w, h, background, placed):
+    """A scene laid out by hand: placed = [(shape, colour name, centre x, centre y, radius)], each shape in its
+    colour's centre RGB (the shipped example scenes)."""
+    img = Image.new("RGB", (w, h), background)
+    draw = ImageDraw.Draw(img)
+    for shape, colour, cx, cy, r in placed:
+        _draw_shape(draw, shape, cx, cy, r, 0.0, COLOURS[colour])
+    return img
+
+
 def _draw_shape(draw, shape, cx, cy, r, angle, fill):
     if shape == "circle":
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)

@@ -1,0 +1,119 @@
+// nano-llava, the small LLaVA trained on drawn shapes and shipped for the demo (tests/data/nano-llava,
+// model card in its README.md), end to end: the answers on its example scenes are right, the tokens
+// and prompt ids are transformers' (reference.json, float32 compute on the float16 weights), the colour
+// word becomes likely only in deep layers, and the stage detector finds a critical layer with
+// confidence.
+#include "lvlm_probe/probe.h"
+#include "lvlm_probe/report.h"
+#include "test_util.h"
+
+namespace lvlm {
+namespace {
+
+// The model card's threshold: the demo question's aggregate stage fit must be at least this confident.
+constexpr double kMinCriticalConfidence = 0.5;
+
+struct Scene {
+  const char* image;
+  const char* question;
+  const char* answer;  // what the drawing shows (scripts/train/ship_model.py lays the scenes out)
+};
+
+const Scene kScenes[] = {
+    {"scene.png", "What is in the image?", "a red circle and a blue triangle."},
+    {"scene.png", "What color is the triangle?", "blue."},
+    {"scene.png", "What color is the circle?", "red."},
+    {"scene.png", "How many shapes are there?", "two."},
+    {"scene-one.png", "What is in the image?", "a green square."},
+    {"scene-one.png", "What color is the square?", "green."},
+    {"scene-one.png", "How many shapes are there?", "one."},
+    {"scene-wide.png", "What is in the image?", "a yellow square and a blue circle."},
+    {"scene-wide.png", "What color is the square?", "yellow."},
+    {"scene-wide.png", "How many shapes are there?", "two."},
+};
+
+class Nano : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SessionOptions options;
+    options.model_dir = dir();
+    options.device.dtype = "f32";
+    session_ = new ProbeSession(options);
+    ref_ = new Json(read_json_file(dir() + "/reference.json"));
+  }
+  static void TearDownTestSuite() {
+    delete session_;
+    delete ref_;
+  }
+  static std::string dir() { return test::data_path("nano-llava"); }
+  static ProbeResult run(const Scene& s) {
+    ProbeRequest r;
+    r.image = dir() + "/" + s.image;
+    r.prompt = s.question;
+    r.max_new_tokens = 12;
+    return session_->run(r);
+  }
+  static const Json& reference_case(const Scene& s) {
+    for (const Json& c : (*ref_)["cases"])
+      if (c["image"] == s.image && c["question"] == s.question) return c;
+    throw std::runtime_error(std::string("no reference case for ") + s.image + " / " + s.question);
+  }
+  static ProbeSession* session_;
+  static Json* ref_;
+};
+ProbeSession* Nano::session_ = nullptr;
+Json* Nano::ref_ = nullptr;
+
+TEST_F(Nano, AnswersTheShippedScenesRightWithTransformersTokens) {
+  for (const Scene& s : kScenes) {
+    SCOPED_TRACE(std::string(s.image) + ": " + s.question);
+    ProbeResult r = run(s);
+    EXPECT_EQ(r.text, s.answer);
+    EXPECT_EQ(r.stop_reason, "eos");
+    const Json& ref = reference_case(s);
+    EXPECT_EQ(r.prompt_ids, ref["prompt_ids"].get<std::vector<int>>());
+    EXPECT_EQ(r.token_ids, ref["new_token_ids"].get<std::vector<int>>());
+  }
+}
+
+TEST_F(Nano, ColourWordBecomesLikelyOnlyInDeepLayers) {
+  int colour_questions = 0;
+  for (const Scene& s : kScenes) {
+    if (std::string(s.question).rfind("What color", 0) != 0) continue;
+    SCOPED_TRACE(std::string(s.image) + ": " + s.question);
+    ++colour_questions;
+    ProbeResult r = run(s);
+    ASSERT_FALSE(r.tokens.empty());
+    const std::vector<double>& p = r.tokens[0].p_token;  // the colour word, layers 0..L (norm lens)
+    const size_t last = p.size() - 1;
+    EXPECT_LT(p[0], 0.2);
+    EXPECT_GT(p[last], 0.5);
+    // It rises with depth: the deep half of the stack is always above the best of the shallow half.
+    const double shallow = *std::max_element(p.begin(), p.begin() + last / 2 + 1);
+    EXPECT_GT(*std::min_element(p.begin() + 3 * last / 4, p.end()), shallow);
+  }
+  EXPECT_EQ(colour_questions, 4);
+}
+
+// The aggregate fit's confidence, under the name the report schema gives it (older reports:
+// "confidence").
+double critical_confidence(const Json& stages) {
+  for (const char* key : {"critical_confidence", "confidence"})
+    if (stages.contains(key) && stages[key].is_number()) return stages[key].get<double>();
+  return -1;
+}
+
+TEST_F(Nano, StagesFindAConfidentCriticalLayer) {
+  ProbeResult r = run(kScenes[0]);
+  const Json report = Json::parse(dump_json(build_report(r)));
+  const Json& stages = report["stages"];
+  ASSERT_TRUE(stages["critical_layer"].is_number_integer()) << stages.dump();
+  const int c = stages["critical_layer"], m = stages["mutation_layer"];
+  EXPECT_GE(c, 1);
+  EXPECT_LT(c, m);
+  EXPECT_LE(m, 12);
+  EXPECT_GE(critical_confidence(stages), kMinCriticalConfidence) << stages.dump();
+}
+
+}  // namespace
+}  // namespace lvlm
