@@ -6,9 +6,9 @@ Run by hand, never by the tests (needs numpy and Pillow; no torch):
         [--scenes 300] [--seed 777] [--work /tmp/nano-eval] [--json summary.json]
 
 Draws --scenes fresh scenes (scenes.py's grammar, plain drawing, a seed training never used), writes
-them as PNG files with a jsonl data set holding every canonical question the scene allows (describe,
-count, and the colour of each shape that appears once), runs `lvlm-probe batch --dataset jsonl` on it
-and reads the reports: share of exact answers per question kind (overall and with one / two shapes),
+them as PNG files with a jsonl data set holding three canonical questions per scene (describe, count,
+and the colour of one shape that appears once, drawn at random), runs `lvlm-probe batch --dataset jsonl`
+on it (--shards processes in parallel, one thread each) and reads the reports: share of exact answers per question kind (overall and with one / two shapes),
 for colour answers the colour word's lens probability at layer 0 and at the last layer, and where the
 stage detector put the critical and mutation layers and how confidently.
 """
@@ -34,8 +34,11 @@ def draw_dataset(work, n, seed):
         img, objects, _ = scenes.draw_scene(rng)
         name = f"scene-{i:04d}.png"
         img.save(os.path.join(work, "images", name))
-        for j, (kind, question, answer) in enumerate(scenes.questions(objects)):
-            items.append({"id": f"s{i:04d}-q{j}", "image": name, "prompt": question, "kind": kind,
+        asked = scenes.questions(objects)
+        colour = [q for q in asked if q[0] == "colour"]
+        asked = [q for q in asked if q[0] != "colour"] + ([colour[rng.integers(len(colour))]] if colour else [])
+        for j, (kind, question, answer) in enumerate(asked):
+            items.append({"id": f"s{i:04d}-q{j}", "image": "images/" + name, "prompt": question, "kind": kind,
                           "answer": answer, "shapes": len(objects)})
     with open(os.path.join(work, "data.jsonl"), "w") as f:
         for it in items:
@@ -102,14 +105,16 @@ def main():
     ap.add_argument("--scenes", type=int, default=300)
     ap.add_argument("--seed", type=int, default=777)
     ap.add_argument("--work", default="/tmp/nano-eval")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--shards", type=int, default=1, help="lvlm-probe batch processes, one thread each")
     ap.add_argument("--json", help="also write the summary here")
     args = ap.parse_args()
     items = draw_dataset(args.work, args.scenes, args.seed)
-    subprocess.run([args.lvlm_probe, "batch", "--model", args.model, "--dataset", "jsonl",
-                    "--data", os.path.join(args.work, "data.jsonl"), "--out", os.path.join(args.work, "run"),
-                    "--max-new-tokens", "12", "--feature-steps", "none", "--threads", str(args.threads),
-                    "--force"], check=True)
+    command = [args.lvlm_probe, "batch", "--model", args.model, "--dataset", "jsonl",
+               "--data", os.path.join(args.work, "data.jsonl"), "--out", os.path.join(args.work, "run"),
+               "--max-new-tokens", "12", "--feature-steps", "none", "--threads", "1", "--force"]
+    shards = [subprocess.Popen(command + ["--shard", f"{i}/{args.shards}"]) for i in range(args.shards)]
+    if any(p.wait() != 0 for p in shards):
+        sys.exit("lvlm-probe batch failed")
     summary = summarize(args.work, items)
     text = json.dumps(summary, indent=1)
     print(text)
