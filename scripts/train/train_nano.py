@@ -12,8 +12,12 @@ Two phases, both on freshly drawn scenes (no epoch, no data set on disk):
      layer LLaVA reads), the (shape, colour) in each half of the image and the number of shapes;
   2. end to end: the language-model loss on the answer tokens (llava_v1 template), plus the auxiliary
      loss at a lower weight.
-Seeds are fixed and the run uses one thread; on one machine a rerun gives the same weights bit for bit
-(torch's CPU kernels are deterministic for one thread), another CPU kind may round differently.
+Seeds are fixed (torch, numpy; the scenes come from one numpy generator) and the run uses one thread, so a
+rerun on the same machine and versions is expected to give the same weights bit for bit (torch's CPU
+kernels are deterministic on one thread); this was not checked by a second full run. Another CPU kind or
+torch build may round differently (vectorised kernels), and the weights then drift.
+The shipped model: --vision-steps 400 --steps 1500, stopped after end-to-end step 900 (checkpoint/ as
+written then); see tests/data/nano-llava/README.md.
 """
 import argparse
 import json
