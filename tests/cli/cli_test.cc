@@ -1,5 +1,6 @@
 // The lvlm-probe binary as a user runs it: exit codes, one clear error line naming the file and
 // the problem, and no output file left behind when a command fails.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -320,6 +321,37 @@ TEST(CliRender, RunWritesTheHtmlBesideTheReport) {
   test::CliResult r = test::run_cli("demo --out '" + dir.file("r.json") + "' --html '" + dir.file("r.html") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(read_file(dir.file("r.html")).find("lvlm-probe report"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace lvlm
+
+namespace lvlm {
+namespace {
+
+// The demo runs nano-llava (tests/data/nano-llava) on its scene: a red circle left of a blue triangle.
+TEST(CliDemo, AnswersInWordsAndTakesTheUsersImageAndQuestion) {
+  test::TempDir dir;
+  test::CliResult r = test::run_cli("demo --threads 1 --out '" + dir.file("r.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "a red circle and a blue triangle.\n");
+  const std::string model = test::data_path("nano-llava");
+  test::CliResult own = test::run_cli("demo --threads 1 --image '" + model + "/scene-one.png' --prompt 'What color is the square?' --out '" +
+                                      dir.file("own.json") + "'");
+  ASSERT_EQ(own.exit_code, 0) << own.err;
+  EXPECT_EQ(own.out, "green.\n");
+  EXPECT_EQ(read_report(dir.file("own.json"))["input"]["image"], model + "/scene-one.png");
+}
+
+TEST(CliDemo, WithoutTheModelSaysWhereItLooked) {
+  test::TempDir empty;
+  ASSERT_EQ(setenv("LVLM_PROBE_DATA", empty.file("").c_str(), 1), 0);  // as an installed binary without the tree
+  test::CliResult r = test::run_cli("demo --out '" + empty.file("r.json") + "'");
+  unsetenv("LVLM_PROBE_DATA");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("tests/data/nano-llava"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("LVLM_PROBE_DATA"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(empty.file("r.json")));
 }
 
 }  // namespace

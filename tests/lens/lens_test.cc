@@ -1,7 +1,10 @@
-// The lens against transformers + the paper's pipeline (tests/data/tiny-llava/gold_report.json:
-// all three lens modes, all 8 generated tokens), and the divergences against hand-computed
-// values and a plain loop.
+// The lens against transformers + the paper's pipeline (gold_report.json of tests/data/tiny-llava,
+// all 8 generated tokens, and of the trained tests/data/nano-llava, up to its </s>; all three lens
+// modes), and the divergences against hand-computed values and a plain loop.
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <random>
 
 #include "lens/divergence.h"
@@ -15,14 +18,16 @@ namespace {
 
 constexpr double kProbTol = 1e-4;  // SPEC §7: probabilities within 1e-4 absolute (float32)
 
-at::Tensor fixture_pixels() {
-  PreprocessResult p = preprocess_clip(decode_image(test::tiny_model() + "/test.png"),
-                                       load_preprocessor_config(test::tiny_model() + "/preprocessor_config.json"));
+// The image of a gold report (tiny fixture: test.png; nano-llava: its demo scene), preprocessed as
+// the model's preprocessor_config.json says.
+at::Tensor gold_pixels(const std::string& model_dir, const Json& gold) {
+  PreprocessResult p = preprocess_clip(decode_image(model_dir + "/" + gold["image"].get<std::string>()),
+                                       load_preprocessor_config(model_dir + "/preprocessor_config.json"));
   return at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
 }
 
-std::vector<TokenTrace> probe(VisionLanguageModel& model, const Json& gold, LensMode mode, Divergence d,
-                              std::vector<int> skip = {}) {
+std::vector<TokenTrace> probe(VisionLanguageModel& model, const std::string& model_dir, const Json& gold,
+                              LensMode mode, Divergence d, std::vector<int> skip = {}) {
   LensOptions options;
   options.mode = mode;
   options.divergence = d;
@@ -31,7 +36,7 @@ std::vector<TokenTrace> probe(VisionLanguageModel& model, const Json& gold, Lens
   gen.max_new_tokens = gold["max_new_tokens"].get<int>();
   gen.observer = &lens;
   gen.skip_layers = std::move(skip);
-  generate_greedy(model, gold["prompt_ids"].get<std::vector<int>>(), fixture_pixels(), gen);
+  generate_greedy(model, gold["prompt_ids"].get<std::vector<int>>(), gold_pixels(model_dir, gold), gen);
   return lens.traces();
 }
 
@@ -46,28 +51,37 @@ void expect_layers(const std::vector<double>& got, const Json& want, double tol,
   }
 }
 
-class Gold : public ::testing::TestWithParam<LensMode> {
- protected:
-  static void SetUpTestSuite() {
-    gold_ = new Json(read_json_file(test::tiny_model() + "/gold_report.json"));
-    model_ = load_model(test::tiny_model(), {}).release();
-  }
-  static void TearDownTestSuite() {
-    delete model_;
-    delete gold_;
-  }
-  static Json* gold_;
-  static VisionLanguageModel* model_;
+// One gold report per model: the tiny random fixture (8 tokens, no EOS stop) and nano-llava, the
+// trained model (float16 on disk, computed in float32 here as in its reference), up to its </s>.
+// Each model is loaded once for all tests.
+struct GoldModel {
+  Json gold;
+  std::unique_ptr<VisionLanguageModel> model;
 };
-Json* Gold::gold_ = nullptr;
-VisionLanguageModel* Gold::model_ = nullptr;
+
+GoldModel& gold_model(const std::string& dir) {
+  static std::map<std::string, GoldModel> cache;
+  auto it = cache.find(dir);
+  if (it == cache.end())
+    it = cache.emplace(dir, GoldModel{read_json_file(dir + "/gold_report.json"), load_model(dir, {})}).first;
+  return it->second;
+}
+
+struct GoldCase {
+  std::string model_dir;
+  LensMode mode;
+};
+
+class Gold : public ::testing::TestWithParam<GoldCase> {};
 
 TEST_P(Gold, EveryTokenEveryLayer) {
-  const LensMode mode = GetParam();
+  const LensMode mode = GetParam().mode;
+  const std::string& dir = GetParam().model_dir;
   const std::string name = lens_mode_name(mode);
-  std::vector<TokenTrace> jsd = probe(*model_, *gold_, mode, Divergence::jsd);
-  std::vector<TokenTrace> dola = probe(*model_, *gold_, mode, Divergence::dola);
-  const Json& steps = (*gold_)["steps"];
+  GoldModel& m = gold_model(dir);
+  std::vector<TokenTrace> jsd = probe(*m.model, dir, m.gold, mode, Divergence::jsd);
+  std::vector<TokenTrace> dola = probe(*m.model, dir, m.gold, mode, Divergence::dola);
+  const Json& steps = m.gold["steps"];
   ASSERT_EQ(jsd.size(), steps.size());
   for (size_t s = 0; s < steps.size(); ++s) {
     const Json& g = steps[s]["lens"][name];
@@ -93,14 +107,28 @@ TEST_P(Gold, EveryTokenEveryLayer) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(LensModes, Gold, ::testing::Values(LensMode::norm, LensMode::raw, LensMode::hf),
-                         [](const auto& info) { return std::string(lens_mode_name(info.param)); });
+std::string gold_case_name(const ::testing::TestParamInfo<GoldCase>& info) {
+  const std::string dir = info.param.model_dir;
+  std::string model = dir.substr(dir.find_last_of('/') + 1);
+  model.erase(std::remove(model.begin(), model.end(), '-'), model.end());
+  return model + "_" + lens_mode_name(info.param.mode);
+}
 
-TEST_F(Gold, SkippedLayersPassTheResidualThrough) {
+INSTANTIATE_TEST_SUITE_P(LensModes, Gold,
+                         ::testing::Values(GoldCase{test::tiny_model(), LensMode::norm},
+                                           GoldCase{test::tiny_model(), LensMode::raw},
+                                           GoldCase{test::tiny_model(), LensMode::hf},
+                                           GoldCase{test::data_path("nano-llava"), LensMode::norm},
+                                           GoldCase{test::data_path("nano-llava"), LensMode::raw},
+                                           GoldCase{test::data_path("nano-llava"), LensMode::hf}),
+                         gold_case_name);
+
+TEST(GoldSkip, SkippedLayersPassTheResidualThrough) {
   // Layers 2 and 3 as identity: their residual equals layer 1's, so the divergence to the
   // previous layer is exactly 0 and the norms repeat.
-  std::vector<TokenTrace> t = probe(*model_, *gold_, LensMode::norm, Divergence::jsd, {2, 3});
-  EXPECT_EQ(t[0].token_id, (*gold_)["skip_runs"][0]["new_token_ids"][0].get<int>());
+  GoldModel& m = gold_model(test::tiny_model());
+  std::vector<TokenTrace> t = probe(*m.model, test::tiny_model(), m.gold, LensMode::norm, Divergence::jsd, {2, 3});
+  EXPECT_EQ(t[0].token_id, m.gold["skip_runs"][0]["new_token_ids"][0].get<int>());
   for (const auto& trace : t) {
     EXPECT_EQ(trace.d_prev[2], 0.0);
     EXPECT_EQ(trace.d_prev[3], 0.0);

@@ -1,0 +1,178 @@
+#!/usr/bin/env python3
+"""Trains nano-llava, a small LlavaForConditionalGeneration, on the scenes of scenes.py.
+
+Run by hand, never by the tests (Python 3.11, torch 2.x CPU, transformers 4.40.2, sentencepiece, Pillow):
+    OMP_NUM_THREADS=1 python scripts/train/train_nano.py --out /tmp/nano-run
+writes into --out: the tokenizer (tokenizer.model trained here, HF tokenizer files), checkpoint/ (the
+model in Hugging Face layout, float16, rewritten every --save-every steps so a partial run is usable),
+state.pt (float32 weights for export) and log.jsonl (loss, accuracy per question type as it goes).
+
+Two phases, both on freshly drawn scenes (no epoch, no data set on disk):
+  1. vision head start: the CLIP tower learns, through an auxiliary head on its penultimate layer (the
+     layer LLaVA reads), the (shape, colour) in each half of the image and the number of shapes;
+  2. end to end: the language-model loss on the answer tokens (llava_v1 template), plus the auxiliary
+     loss at a lower weight.
+Seeds are fixed (torch, numpy; the scenes come from one numpy generator) and the run uses one thread, so a
+rerun on the same machine and versions is expected to give the same weights bit for bit (torch's CPU
+kernels are deterministic on one thread); this was not checked by a second full run. Another CPU kind or
+torch build may round differently (vectorised kernels), and the weights then drift.
+The shipped model: --vision-steps 400 --steps 1500, stopped after end-to-end step 900 (checkpoint/ as
+written then); see tests/data/nano-llava/README.md.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scenes  # noqa: E402
+import nano_common as nc  # noqa: E402
+
+
+def aux_targets(objects_and_sides):
+    """Per half of the image: class (shape*4 + colour) or 12 for empty; count - 1."""
+    left, right, count = [], [], []
+    for objects, sides in objects_and_sides:
+        cls = {0: 12, 1: 12}
+        for (shape, colour), side in zip(objects, sides):
+            cls[side] = scenes.SHAPES.index(shape) * 4 + scenes.COLOUR_NAMES.index(colour)
+        left.append(cls[0]), right.append(cls[1]), count.append(len(objects) - 1)
+    return torch.tensor(left), torch.tensor(right), torch.tensor(count)
+
+
+class AuxHead(torch.nn.Module):
+    """Reads the penultimate vision layer's patch features: left / right half pooled separately."""
+
+    def __init__(self, width, grid):
+        super().__init__()
+        self.grid = grid
+        self.norm = torch.nn.LayerNorm(width)
+        self.side = torch.nn.Linear(width, 13)
+        self.count = torch.nn.Linear(width, 2)
+
+    def forward(self, patches):  # [B, grid*grid, width]
+        x = self.norm(patches).view(patches.shape[0], self.grid, self.grid, -1)
+        half = self.grid // 2
+        left, right = x[:, :, :half].mean((1, 2)), x[:, :, half:].mean((1, 2))
+        return self.side(left), self.side(right), self.count(x.mean((1, 2)))
+
+
+def draw_batch(rng, size, tok):
+    pixels, items = [], []
+    for _ in range(size):
+        img, objects, sides = nc.draw_with_sides(rng, augment=True)
+        pixels.append(nc.preprocess(img))
+        kind, question, answer = scenes.training_question(rng, objects)
+        items.append((objects, sides, kind, question, answer))
+    return torch.from_numpy(np.stack(pixels)), items
+
+
+def lm_batch(tok, items):
+    """Suffix ids (after the image token) padded right, labels -100 except on the answer + </s>."""
+    rows, labels = [], []
+    for *_, question, answer in items:
+        suffix, n_answer = tok.suffix_ids(question, answer)
+        rows.append(suffix)
+        labels.append([-100] * (len(suffix) - n_answer) + suffix[-n_answer:])
+    n = max(map(len, rows))
+    ids = torch.tensor([r + [tok.pad_id] * (n - len(r)) for r in rows])
+    lab = torch.tensor([l + [-100] * (n - len(l)) for l in labels])
+    return ids, lab
+
+
+def lr_at(step, total, peak, warmup):
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup))))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--vision-steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--eval-every", type=int, default=250)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    tok = nc.build_tokenizer(args.out)
+    model = nc.make_model(tok)
+    vcfg = model.config.vision_config
+    grid = vcfg.image_size // vcfg.patch_size
+    aux = AuxHead(vcfg.hidden_size, grid)
+    log = open(os.path.join(args.out, "log.jsonl"), "a")
+    print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M, prefix {len(tok.prefix)} tokens",
+          flush=True)
+    t0 = time.time()
+
+    # Phase 1: vision tower + aux head only.
+    vparams = list(model.vision_tower.parameters()) + list(aux.parameters())
+    opt = torch.optim.AdamW(vparams, lr=args.lr, weight_decay=0.01)
+    for step in range(args.vision_steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.vision_steps, args.lr, 50)
+        pixels, items = draw_batch(rng, args.batch, tok)
+        left, right, count = aux_targets([(o, s) for o, s, *_ in items])
+        pl, pr, pc = aux(nc.vision_features(model, pixels))
+        loss = F.cross_entropy(pl, left) + F.cross_entropy(pr, right) + F.cross_entropy(pc, count)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 25 == 0 or step == args.vision_steps - 1:
+            acc = ((pl.argmax(-1) == left) & (pr.argmax(-1) == right)).float().mean().item()
+            rec = {"phase": "vision", "step": step, "aux_loss": round(loss.item(), 4), "both_halves_acc": acc,
+                   "seconds": round(time.time() - t0, 1)}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n"), log.flush()
+
+    # Phase 2: end to end (projector and decoder from scratch, the vision tower keeps learning).
+    params = list(model.parameters()) + list(aux.parameters())
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    for step in range(args.steps):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, args.steps, args.lr, 100)
+        pixels, items = draw_batch(rng, args.batch, tok)
+        ids, lab = lm_batch(tok, items)
+        feats = nc.vision_features(model, pixels)
+        logits = nc.lm_logits(model, tok, feats, ids)
+        lm_loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), lab[:, 1:].reshape(-1),
+                                  ignore_index=-100)
+        left, right, count = aux_targets([(o, s) for o, s, *_ in items])
+        pl, pr, pc = aux(feats)
+        aux_loss = F.cross_entropy(pl, left) + F.cross_entropy(pr, right) + F.cross_entropy(pc, count)
+        loss = lm_loss + 0.2 * aux_loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 25 == 0 or step == args.steps - 1:
+            rec = {"phase": "lm", "step": step, "lm_loss": round(lm_loss.item(), 4),
+                   "aux_loss": round(aux_loss.item(), 4), "seconds": round(time.time() - t0, 1)}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n"), log.flush()
+        last = step == args.steps - 1
+        if (step + 1) % args.save_every == 0 or last:
+            nc.export(model, tok, os.path.join(args.out, "checkpoint"))
+            torch.save(model.state_dict(), os.path.join(args.out, "state.pt"))
+        if (step + 1) % args.eval_every == 0 or last:
+            acc = nc.quick_eval(model, tok, np.random.default_rng(10_000 + step), 90)
+            rec = {"phase": "eval", "step": step, "accuracy": acc, "seconds": round(time.time() - t0, 1)}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + "\n"), log.flush()
+            model.train()
+
+
+if __name__ == "__main__":
+    main()

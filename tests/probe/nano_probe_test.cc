@@ -1,0 +1,120 @@
+// nano-llava, the small LLaVA trained on drawn shapes and shipped for the demo (tests/data/nano-llava,
+// model card in its README.md), end to end: the answers on its example scenes are right, the tokens
+// and prompt ids are transformers' (reference.json, float32 compute on the float16 weights), the colour
+// word becomes likely only in deep layers, and the stage detector places a critical layer.
+#include <algorithm>
+
+#include "lvlm_probe/probe.h"
+#include "lvlm_probe/report.h"
+#include "test_util.h"
+
+namespace lvlm {
+namespace {
+
+struct Scene {
+  const char* image;
+  const char* question;
+  const char* answer;  // what the drawing shows (scripts/train/ship_model.py lays the scenes out)
+  bool model_right;    // the model card lists the three shipped questions nano-llava gets wrong
+};
+
+const Scene kScenes[] = {
+    {"scene.png", "What is in the image?", "a red circle and a blue triangle.", true},
+    {"scene.png", "What color is the triangle?", "blue.", false},  // says "red.": binding, see the card
+    {"scene.png", "What color is the circle?", "red.", true},
+    {"scene.png", "How many shapes are there?", "two.", true},
+    {"scene-one.png", "What is in the image?", "a green square.", false},  // says "a green circle."
+    {"scene-one.png", "What color is the square?", "green.", true},
+    {"scene-one.png", "How many shapes are there?", "one.", true},
+    {"scene-wide.png", "What is in the image?", "a yellow square and a blue circle.", false},
+    {"scene-wide.png", "What color is the square?", "yellow.", true},
+    {"scene-wide.png", "How many shapes are there?", "two.", true},
+};
+
+class Nano : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SessionOptions options;
+    options.model_dir = dir();
+    options.device.dtype = "f32";
+    session_ = new ProbeSession(options);
+    ref_ = new Json(read_json_file(dir() + "/reference.json"));
+  }
+  static void TearDownTestSuite() {
+    delete session_;
+    delete ref_;
+  }
+  static std::string dir() { return test::data_path("nano-llava"); }
+  static ProbeResult run(const Scene& s) {
+    ProbeRequest r;
+    r.image = dir() + "/" + s.image;
+    r.prompt = s.question;
+    r.max_new_tokens = 12;
+    return session_->run(r);
+  }
+  static const Json& reference_case(const Scene& s) {
+    for (const Json& c : (*ref_)["cases"])
+      if (c["image"] == s.image && c["question"] == s.question) return c;
+    throw std::runtime_error(std::string("no reference case for ") + s.image + " / " + s.question);
+  }
+  static ProbeSession* session_;
+  static Json* ref_;
+};
+ProbeSession* Nano::session_ = nullptr;
+Json* Nano::ref_ = nullptr;
+
+TEST_F(Nano, AnswersTheShippedScenesRightWithTransformersTokens) {
+  int right = 0;
+  for (const Scene& s : kScenes) {
+    SCOPED_TRACE(std::string(s.image) + ": " + s.question);
+    ProbeResult r = run(s);
+    if (s.model_right) EXPECT_EQ(r.text, s.answer);
+    right += r.text == s.answer;
+    EXPECT_EQ(r.stop_reason, "eos");
+    const Json& ref = reference_case(s);
+    EXPECT_EQ(r.prompt_ids, ref["prompt_ids"].get<std::vector<int>>());
+    EXPECT_EQ(r.token_ids, ref["new_token_ids"].get<std::vector<int>>());
+  }
+  EXPECT_EQ(right, 7);  // a better model must update the model card and the table above
+}
+
+TEST_F(Nano, ColourWordBecomesLikelyOnlyInDeepLayers) {
+  int colour_questions = 0, likely_at_the_top = 0;
+  for (const Scene& s : kScenes) {
+    if (std::string(s.question).rfind("What color", 0) != 0) continue;
+    SCOPED_TRACE(std::string(s.image) + ": " + s.question);
+    ++colour_questions;
+    ProbeResult r = run(s);
+    ASSERT_FALSE(r.tokens.empty());
+    const std::vector<double>& p = r.tokens[0].p_token;  // the colour word, layers 0..L (norm lens)
+    const size_t last = p.size() - 1;
+    EXPECT_LT(p[0], 0.2);
+    EXPECT_LT(p[1], 0.2);
+    likely_at_the_top += p[last] > 0.5;
+    // It rises with depth: the top quarter of the stack is above layers 0..2, where it is unlikely.
+    const double shallow = *std::max_element(p.begin(), p.begin() + 3);
+    EXPECT_GT(*std::min_element(p.begin() + 3 * last / 4, p.end()), shallow + 0.3);
+  }
+  EXPECT_EQ(colour_questions, 4);
+  EXPECT_GE(likely_at_the_top, 3);  // scene-wide's "yellow." ends at 0.47 (the card's "most": 98 % of 217)
+}
+
+// The demo question's stage fit: the divergence curve falls steeply over layers 1-3 and then stays
+// low (the model card prints it), and the detector puts the critical layer after that fall. The fit's
+// confidence is 0 on this model (the card says why), so it is not asserted here.
+TEST_F(Nano, StagesPlaceTheCriticalLayerAfterTheRapidEvolution) {
+  ProbeResult r = run(kScenes[0]);
+  const Json report = Json::parse(dump_json(build_report(r)));
+  const Json& stages = report["stages"];
+  ASSERT_TRUE(stages["critical_layer"].is_number_integer()) << stages.dump();
+  const int c = stages["critical_layer"], m = stages["mutation_layer"];
+  EXPECT_GE(c, 3);
+  EXPECT_LT(c, m);
+  EXPECT_LE(m, 12);
+  const Json& curve = stages["aggregate_curve"];
+  ASSERT_EQ(curve.size(), 12u);
+  EXPECT_GT(curve[0].get<double>(), 10 * curve[3].get<double>());  // layers 1 -> 4: the rapid evolution
+}
+
+}  // namespace
+}  // namespace lvlm
