@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : static_cast<int>(lvlm::ExitCode::usage);
   }
   try {
-    return action();
+    return lvlm::cli::run_command(app, action);
   } catch (const lvlm::Error& e) {
     spdlog::error("{}", e.what());
     return static_cast<int>(e.code());

@@ -3,15 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <sstream>
+#include <utility>
 
 #include "lvlm_probe/common.h"
+#include "output_files.h"
 
 namespace lvlm {
 
@@ -62,60 +62,68 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-namespace {
-
-void write_all(int fd, std::string_view content, const std::string& path) {
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw RuntimeFailure(path + ": write failed: " + std::strerror(errno));
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
-
-}  // namespace
+// --- the write side: AtomicFile, write_file_atomic (primitives in output_files.cc) ----------
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  // Unique per process and call, so concurrent writers (threads, Slurm tasks) never share a temp.
-  static std::atomic<int> counter{0};
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw RuntimeFailure(path_ + ": cannot create: " + std::strerror(errno));
+  if (path_ == "-") {
+    to_stdout_ = true;
+    return;
+  }
+  detail::check_replaceable(path_);
+  fd_ = detail::create_temp_beside(path_, &tmp_);
 }
 
 AtomicFile::~AtomicFile() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink(tmp_.c_str());
-  }
+  if (fd_ >= 0) ::close(fd_);
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
 void AtomicFile::write(std::string_view bytes) {
-  if (fd_ < 0) throw RuntimeFailure(path_ + ": write after commit");
-  write_all(fd_, bytes, path_);
+  if (committed_) throw RuntimeFailure(path_ + ": write after commit");
+  if (to_stdout_) stdout_bytes_.append(bytes);
+  else detail::write_fd(fd_, bytes, path_);
+}
+
+void AtomicFile::finish() {
+  if (committed_) throw RuntimeFailure(path_ + ": committed twice");
+  committed_ = true;
+  if (to_stdout_) return;
+  if (::fsync(fd_) != 0) throw RuntimeFailure(path_ + ": fsync failed: " + std::strerror(errno));
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) throw RuntimeFailure(path_ + ": write failed: " + std::strerror(errno));
 }
 
 void AtomicFile::commit() {
-  if (fd_ < 0) throw RuntimeFailure(path_ + ": committed twice");
-  if (::fsync(fd_) != 0) throw RuntimeFailure(path_ + ": fsync failed: " + std::strerror(errno));
-  ::close(fd_);
-  fd_ = -1;
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_.c_str());
-    throw RuntimeFailure(path_ + ": cannot rename temp file into place: " + std::strerror(err));
+  finish();
+  OutputSet* set = OutputSet::active();
+  if (to_stdout_) {
+    if (set) set->stage_stdout(std::move(stdout_bytes_));
+    else detail::write_stdout(stdout_bytes_);
+    return;
   }
+  if (set) {
+    set->stage(path_, std::exchange(tmp_, std::string()));
+    return;
+  }
+  detail::move_into_place(tmp_, path_);
+  tmp_.clear();
+}
+
+bool AtomicFile::commit_if_absent() {
+  if (to_stdout_) throw RuntimeFailure("commit_if_absent: stdout is no file");
+  finish();
+  // link() never replaces (nor follows) what is at path_: EEXIST when another process came first.
+  const bool created = ::link(tmp_.c_str(), path_.c_str()) == 0;
+  const int err = errno;
+  ::unlink(tmp_.c_str());
+  tmp_.clear();
+  if (!created && err != EEXIST) throw RuntimeFailure(path_ + ": cannot create: " + std::strerror(err));
+  if (created) detail::fsync_directory_of(path_);
+  return created;
 }
 
 void write_file_atomic(const std::string& path, std::string_view content) {
-  if (path == "-") {
-    std::cout.write(content.data(), static_cast<std::streamsize>(content.size()));
-    std::cout.flush();
-    return;
-  }
   AtomicFile file(path);
   file.write(content);
   file.commit();

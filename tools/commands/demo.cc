@@ -13,16 +13,18 @@ void add_demo(CLI::App& app, Action& action) {
   auto html = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("demo-report.json");
   CLI::App* sub = app.add_subcommand("demo", "probe the shipped tiny LLaVA model on its test image");
-  sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
-  sub->add_option("--html", *html, "also write the HTML page with the figures");
+  add_output_option(sub, "--out", *out, "report path; - for stdout")->capture_default_str();
+  add_output_option(sub, "--html", *html, "also write the HTML page with the figures");
+  f->session.model_dir = shipped_path("tests/data/tiny-llava");
+  f->request.image = shipped_path("tests/data/tiny-llava/test.png");
+  declare_input(sub, &f->session.model_dir, true);
+  declare_input(sub, &f->request.image, false);
   f->request.prompt = "What is shown in this image?";
   f->request.max_new_tokens = 8;
   sub->add_option("--prompt", f->request.prompt, "the question")->capture_default_str();
   add_probe_flags(*sub, *f);
   sub->callback([&action, f, out, html] {
     action = [f, out, html] {
-      f->session.model_dir = shipped_path("tests/data/tiny-llava");
-      f->request.image = shipped_path("tests/data/tiny-llava/test.png");
       finish_probe_flags(*f);
       spdlog::info("demo model: {} (random weights: the answer is gibberish, the layers are real)",
                    f->session.model_dir);

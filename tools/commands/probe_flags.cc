@@ -26,7 +26,7 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
                                        "--critical-layer or the model's file in configs/")
       ->capture_default_str()->check(CLI::IsMember({"auto", "fixed"}));
   sub.add_option("--critical-layer", f.critical_layer, "critical layer for --stages fixed");
-  sub.add_option("--stage-config", f.stage_config, "per-model stage file for --stages fixed (default: match in configs/)");
+  add_input_option(&sub, "--stage-config", f.stage_config, "per-model stage file for --stages fixed (default: match in configs/)");
   sub.add_option("--skip-layers", f.skip_layers, "also run with these layers as identity, e.g. 19-30,32");
   sub.add_option("--skip", f.skip, "stabilization: also run with the layers (c, m) skipped")
       ->check(CLI::IsMember({"stabilization"}));
@@ -57,7 +57,7 @@ void finish_probe_flags(ProbeFlags& f) {
 }
 
 void print_summary(const ProbeResult& r, const std::string& report_path) {
-  if (report_path != "-") std::cout << r.text << std::endl;
+  if (!stdout_is_output()) std::cout << r.text << std::endl;
   const StageResult& s = r.stages;
   spdlog::info("{} tokens ({}); critical layer {}, mutation layer {} of {} ({}, confidence {:.2f})",
                r.token_ids.size(), r.stop_reason, s.critical_layer, s.mutation_layer, r.model.num_layers,
