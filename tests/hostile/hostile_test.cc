@@ -506,14 +506,6 @@ std::vector<Row> rows() {
          return Invocation{"aggregate " + q(d) + " --out " + q(d + "/index.jsonl"), d + "/index.jsonl"};
        },
        2, "--out would replace a file of the run directory"},
-      {"make-model --force into a checkpoint whose config.json is a FIFO (no shard left behind)",
-       [](Scratch& s) {
-         const std::string m = s.out_dir + "/model";
-         fs::create_directory(m);
-         ::mkfifo((m + "/config.json").c_str(), 0600);
-         return Invocation{"make-model --preset tiny --force --out " + q(m), m + "/config.json"};
-       },
-       2, "is a FIFO, not a regular file; refusing to replace it"},
   };
 }
 
