@@ -101,7 +101,8 @@ class OutputSet {
   void add_input_dir(const std::string& dir, const std::string& flag,
                      std::function<bool(const std::string& relative)> owns = nullptr);
   // "" is ignored (an optional output not given); "-" is stdout. InputError when the directory
-  // it would be written into does not exist, so a typo fails before minutes of model time.
+  // it would be written into does not exist, RuntimeFailure when it cannot be written into: a
+  // typo fails before minutes of model time.
   void add_output(const std::string& path, const std::string& flag);
   bool writes_stdout() const;
 

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -211,6 +210,9 @@ void OutputSet::add_output(const std::string& path, const std::string& flag) {
   if (name.empty() || name == "." || name == "..")
     throw UsageError(path + ": " + flag + " names a directory, not a file");
   const Output out{path, detail::resolve_output_path(path), flag};
+  const std::string dir = detail::parent_directory(out.resolved);
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)  // found now, not after minutes of model time
+    throw RuntimeFailure(path + ": cannot be written: directory " + dir + ": " + std::strerror(errno));
   for (const Output& other : outputs_)
     if (other.resolved == out.resolved || (other.resolved != "-" && detail::same_file(other.resolved, out.resolved)))
       throw UsageError(path + ": " + flag + " is the same file as " + other.flag + "; each output needs a file of its own");

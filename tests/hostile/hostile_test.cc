@@ -446,6 +446,9 @@ std::vector<Row> rows() {
        },
        2, "--out names a directory, not a regular file; refusing to replace it"},
       // --- outputs that are not regular files, or that are another output or an input ----------
+      {"render --out ''",
+       [](Scratch&) { return Invocation{render(kDemo, ""), "--out"}; },
+       2, "--out: the path is empty"},
       {"render --out onto a FIFO",
        [](Scratch& s) {
          ::mkfifo((s.out_dir + "/fifo").c_str(), 0600);

@@ -15,6 +15,7 @@ struct Declared {
   Kind kind;
   std::string flag;                                 // as named in messages
   std::function<std::vector<std::string>()> paths;  // read after parsing: defaults included
+  const CLI::Option* option = nullptr;              // none for inputs without a flag
 };
 
 struct CommandFiles {
@@ -29,14 +30,17 @@ std::map<const CLI::App*, CommandFiles>& registry() {
 
 CLI::Option* declare(CLI::App* sub, Kind kind, const std::string& flag, std::string& path, const std::string& help,
                      const std::string& label) {
-  registry()[sub].declared.push_back({kind, label.empty() ? flag : label, [&path] { return std::vector{path}; }});
-  return sub->add_option(flag, path, help);
+  CLI::Option* option = sub->add_option(flag, path, help);
+  registry()[sub].declared.push_back({kind, label.empty() ? flag : label, [&path] { return std::vector{path}; }, option});
+  return option;
 }
 
 // Inputs first, so that each output is checked against all of them as it is added.
 void add_declared(const CommandFiles& files, OutputSet& set) {
   for (const Declared& d : files.declared)
     for (const std::string& path : d.paths()) {
+      // "" is an optional file not given, unless the flag was typed with it.
+      if (path.empty() && d.option && d.option->count() > 0) throw UsageError(d.flag + ": the path is empty");
       if (d.kind == Kind::input) set.add_input(path, d.flag);
       if (d.kind == Kind::input_dir) set.add_input_dir(path, d.flag);
       if (d.kind == Kind::run_dir) set.add_input_dir(path, d.flag, is_run_dir_file);
@@ -63,8 +67,9 @@ CLI::Option* add_input_dir_option(CLI::App* sub, const std::string& flag, std::s
 
 CLI::Option* add_run_dirs_option(CLI::App* sub, const std::string& flag, std::vector<std::string>& paths,
                                  const std::string& help) {
-  registry()[sub].declared.push_back({Kind::run_dir, "the run directory", [&paths] { return paths; }});
-  return sub->add_option(flag, paths, help);
+  CLI::Option* option = sub->add_option(flag, paths, help);
+  registry()[sub].declared.push_back({Kind::run_dir, "the run directory", [&paths] { return paths; }, option});
+  return option;
 }
 
 void declare_input(CLI::App* sub, const std::string* path, bool directory) {
