@@ -90,7 +90,7 @@ int parse_and_run(int argc, char** argv) {
     const int code = app.exit(e);  // prints help, version or the error
     return code == 0 ? 0 : static_cast<int>(lvlm::ExitCode::usage);
   }
-  return action();
+  return lvlm::cli::run_command(app, action);
 }
 
 }  // namespace

@@ -89,6 +89,10 @@ std::vector<Json> read_index_file(const std::string& path, uint64_t* valid_bytes
 // is an InputError "<file>:<line>: ...".
 std::map<std::string, Json> read_run_index(const std::string& run_dir);
 
+// Whether `relative` (a path inside a run directory) is one of the run's own files: run.json,
+// an index file, anything under reports/ or features/. Outputs of `aggregate` may not be one.
+bool is_run_dir_file(const std::string& relative);
+
 // ---------------------------------------------------------------------------------------------
 // The runner.
 

@@ -33,6 +33,9 @@ class Tokenizer {
   // The model is read by the module's own SentencePiece (src/text/sentencepiece.h), not
   // libsentencepiece, whose bundled protobuf aborts a process that also loads libtorch.
   static Tokenizer load(const std::string& model_dir);
+  // The same from a SentencePiece file of any name and the JSON files of `settings_dir`
+  // (make-model checks a tokenizer where it is, before its copy is in place).
+  static Tokenizer load(const std::string& model_file, const std::string& settings_dir);
 
   // = HF `tokenizer(text).input_ids` (add_bos = true) or with add_special_tokens=False (add_bos =
   // false): added tokens ("<image>", and "<s>", "</s>", "<unk>", "<pad>" written literally) are cut

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,6 +128,11 @@ std::string item_file_name(const std::string& id) {
   return prefix + (prefix.empty() ? "" : "-") + sha256_hex(id).substr(0, 12);
 }
 
+bool is_run_dir_file(const std::string& relative) {
+  return relative == "run.json" || is_index_name(relative) || relative.rfind("reports/", 0) == 0 ||
+         relative.rfind("features/", 0) == 0;
+}
+
 std::string index_file_name(const Shard& shard) {
   if (shard.count == 1) return "index.jsonl";
   return "index." + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".jsonl";
@@ -194,8 +200,19 @@ std::string utc_now() {
 }
 
 IndexWriter::IndexWriter(std::string path) : path_(std::move(path)) {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  // Only ever a regular file: lstat() so a device is never opened, O_NOFOLLOW against a planted
+  // symbolic link, fstat() for what was created between the two (docs/hardening.md, "Outputs").
+  struct stat st {};
+  const auto refuse = [&] { return UsageError(path_ + ": is not a regular file; refusing to append to it"); };
+  if (::lstat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) throw refuse();
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0666);
+  if (fd_ < 0 && errno == ELOOP) throw refuse();
   if (fd_ < 0) throw RuntimeFailure(path_ + ": cannot open for appending: " + std::strerror(errno));
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    fd_ = -1;
+    throw refuse();
+  }
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd_);
     fd_ = -1;
@@ -256,12 +273,10 @@ void claim_run_settings(const std::string& run_dir, const OrderedJson& settings,
                      {"layout", layout},
                      {"settings", settings}};
   if (!file_exists(path)) {
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    write_file_atomic(tmp, dump_json(run));
-    // link() fails when another shard created run.json first; its settings are compared below.
-    if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST)
-      throw RuntimeFailure(path + ": cannot create: " + std::strerror(errno));
-    ::unlink(tmp.c_str());
+    // Another shard may create run.json first; its settings are compared below.
+    AtomicFile file(path);
+    file.write(dump_json(run));
+    file.commit_if_absent();
   }
   const Json recorded = read_run_file(run_dir);
   check_layout(path, recorded, Json::parse(layout.dump()));

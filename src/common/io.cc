@@ -4,16 +4,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iostream>
 #include <sstream>
+#include <utility>
 
 #include "lvlm_probe/common.h"
+#include "output_files.h"
 
 namespace lvlm {
 
@@ -88,82 +88,69 @@ std::string join_path(const std::string& dir, const std::string& name) {
   return dir.back() == '/' ? dir + name : dir + "/" + name;
 }
 
-namespace {
-
-void write_all(int fd, std::string_view content, const std::string& path) {
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw RuntimeFailure(path + ": write failed: " + std::strerror(errno));
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
-
-// Test-only hook (docs/hardening.md, "The test suite on any CPU and under any load"): with
-// LVLM_PROBE_TEST_WRITE_STAGES=<log>, the process appends "<stage> <path>" to <log> and stops
-// itself (SIGSTOP) before each stage of an atomic write (create, write, sync, rename) and once the
-// file is in place (done), so that a test can SIGKILL it at a known stage instead of at a moment of
-// the clock.
-void write_stage(const char* stage, const std::string& path) {
-  static const char* const log = std::getenv("LVLM_PROBE_TEST_WRITE_STAGES");
-  if (log == nullptr || *log == '\0') return;
-  const std::string line = std::string(stage) + " " + path + "\n";
-  const int fd = ::open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd >= 0) {
-    (void)!::write(fd, line.data(), line.size());
-    ::close(fd);
-  }
-  ::raise(SIGSTOP);
-}
-
-}  // namespace
+// --- the write side: AtomicFile, write_file_atomic (primitives in output_files.cc) ----------
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
-  // Unique per process and call, so concurrent writers (threads, Slurm tasks) never share a temp.
-  static std::atomic<int> counter{0};
-  tmp_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
-  write_stage("create", path_);
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw RuntimeFailure(path_ + ": cannot create: " + std::strerror(errno));
-  write_stage("write", path_);
+  if (path_ == "-") {
+    to_stdout_ = true;
+    return;
+  }
+  detail::check_replaceable(path_);
+  fd_ = detail::create_temp_beside(path_, &tmp_);
 }
 
 AtomicFile::~AtomicFile() {
-  if (fd_ >= 0) {
-    ::close(fd_);
-    ::unlink(tmp_.c_str());
-  }
+  if (fd_ >= 0) ::close(fd_);
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
 void AtomicFile::write(std::string_view bytes) {
-  if (fd_ < 0) throw RuntimeFailure(path_ + ": write after commit");
-  write_all(fd_, bytes, path_);
+  if (committed_) throw RuntimeFailure(path_ + ": write after commit");
+  if (to_stdout_) stdout_bytes_.append(bytes);
+  else detail::write_fd(fd_, bytes, path_);
+}
+
+void AtomicFile::finish() {
+  if (committed_) throw RuntimeFailure(path_ + ": committed twice");
+  committed_ = true;
+  if (to_stdout_) return;
+  detail::write_stage("sync", path_);
+  if (::fsync(fd_) != 0) throw RuntimeFailure(path_ + ": fsync failed: " + std::strerror(errno));
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) throw RuntimeFailure(path_ + ": write failed: " + std::strerror(errno));
 }
 
 void AtomicFile::commit() {
-  if (fd_ < 0) throw RuntimeFailure(path_ + ": committed twice");
-  write_stage("sync", path_);
-  if (::fsync(fd_) != 0) throw RuntimeFailure(path_ + ": fsync failed: " + std::strerror(errno));
-  ::close(fd_);
-  fd_ = -1;
-  write_stage("rename", path_);
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp_.c_str());
-    throw RuntimeFailure(path_ + ": cannot rename temp file into place: " + std::strerror(err));
+  finish();
+  OutputSet* set = OutputSet::active();
+  if (to_stdout_) {
+    if (set) set->stage_stdout(std::move(stdout_bytes_));
+    else detail::write_stdout(stdout_bytes_);
+    return;
   }
-  write_stage("done", path_);
+  if (set) {
+    set->stage(path_, std::exchange(tmp_, std::string()));
+    return;
+  }
+  detail::move_into_place(tmp_, path_);
+  tmp_.clear();
+}
+
+bool AtomicFile::commit_if_absent() {
+  if (to_stdout_) throw RuntimeFailure("commit_if_absent: stdout is no file");
+  finish();
+  // link() never replaces (nor follows) what is at path_: EEXIST when another process came first.
+  const bool created = ::link(tmp_.c_str(), path_.c_str()) == 0;
+  const int err = errno;
+  ::unlink(tmp_.c_str());
+  tmp_.clear();
+  if (!created && err != EEXIST) throw RuntimeFailure(path_ + ": cannot create: " + std::strerror(err));
+  if (created) detail::fsync_directory_of(path_);
+  return created;
 }
 
 void write_file_atomic(const std::string& path, std::string_view content) {
-  if (path == "-") {
-    std::cout.write(content.data(), static_cast<std::streamsize>(content.size()));
-    std::cout.flush();
-    return;
-  }
   AtomicFile file(path);
   file.write(content);
   file.commit();

@@ -296,7 +296,8 @@ void copy_tokenizer(const std::string& model_file, const std::string& out, Llava
     write_file_atomic(join_path(out, name), read_file(from, JsonLimits{}.max_bytes));
     files->push_back(name);
   }
-  Tokenizer tok = Tokenizer::load(out);
+  // The copies are staged until the command's outputs are committed: read the originals.
+  Tokenizer tok = Tokenizer::load(model_file, dir.empty() ? std::string(".") : dir.string());
   if (tok.vocab_size() > c->text.vocab_size)
     throw UsageError("--tokenizer " + model_file + " has " + std::to_string(tok.vocab_size()) +
                      " tokens, more than the model's vocabulary of " + std::to_string(c->text.vocab_size));

@@ -72,13 +72,17 @@ std::string Tokenizer::Impl::token(int id) const {
 Tokenizer Tokenizer::load(const std::string& model_dir) {
   if (!is_directory(model_dir))
     throw InputError(model_dir, "not a directory (expected a model directory holding tokenizer.model)");
+  return load(join_path(model_dir, "tokenizer.model"), model_dir);
+}
+
+Tokenizer Tokenizer::load(const std::string& model_file, const std::string& settings_dir) {
   auto m = std::make_shared<Impl>();
-  m->model_path = join_path(model_dir, "tokenizer.model");
+  m->model_path = model_file;
   if (!file_exists(m->model_path))
     throw InputError(m->model_path, "missing (the SentencePiece tokenizer every LLaVA-1.5 checkpoint ships)");
   m->sp = spm::Model::parse(read_file(m->model_path, kMaxTokenizerModelBytes), m->model_path);
   m->sp_size = m->sp.size();
-  m->settings = text::read_tokenizer_settings(model_dir);
+  m->settings = text::read_tokenizer_settings(settings_dir);
   if (!m->settings.legacy) {
     // HF get_spm_processor: model.normalizer_spec.MergeFrom(NormalizerSpec(add_dummy_prefix=False)).
     m->sp_no_prefix = m->sp;

@@ -91,6 +91,21 @@ TEST(BatchCli, ResumeSkipsFinishedItemsAndDuplicatesNothing) {
   EXPECT_NE(r.err.find("lens"), std::string::npos) << r.err;
 }
 
+// The run directory's files are only ever regular files (docs/hardening.md, "Outputs"): an index
+// that is a planted symbolic link is refused, and the file it points to stays as it was.
+TEST(BatchCli, AnIndexThatIsASymbolicLinkIsRefused) {
+  test::TempDir dir;
+  const std::string items = write_items(dir, 1), run = dir.file("run"), victim = dir.file("victim");
+  std::ofstream(victim) << "keep";
+  fs::create_directory(run);
+  fs::create_symlink(victim, run + "/index.jsonl");
+  const auto r = run_cli(batch_args(items, run));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(run + "/index.jsonl: is not a regular file; refusing to append to it"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(victim), "keep");
+  EXPECT_FALSE(fs::exists(run + "/reports/item-0.json"));
+}
+
 TEST(BatchCli, FailedItemsAreRecordedAndTheRunGoesOn) {
   test::TempDir dir;
   const std::string items = write_items(dir, 2, true), run = dir.file("run");

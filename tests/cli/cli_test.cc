@@ -356,3 +356,66 @@ TEST(CliDemo, WithoutTheModelSaysWhereItLooked) {
 
 }  // namespace
 }  // namespace lvlm
+
+#include <signal.h>
+#include <sys/resource.h>
+
+namespace lvlm {
+namespace {
+
+// --- outputs: all or nothing, and stdout write errors (docs/hardening.md, "Outputs") ------------
+
+std::string run_with_page(const std::string& dir) {
+  return "run --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+         "/test.png' --input-ids 1,11,45,510,13,87 --max-new-tokens 2 --out '" + dir + "/r.json' --html '" + dir +
+         "/r.html'";
+}
+
+// The page fails after the report was written (a file-size limit between the two sizes stands in
+// for a full disk): neither is left, and the exit code says so.
+TEST(CliOutputs, ALateFailingOutputLeavesNoneOfTheCommandsOutputs) {
+  test::TempDir good, bad;
+  ASSERT_EQ(test::run_cli(run_with_page(good.path())).exit_code, 0);
+  const auto report = fs::file_size(good.file("r.json")), page = fs::file_size(good.file("r.html"));
+  ASSERT_LT(report + 4096, page) << "the page embeds the report, so it is the larger file";
+  rlimit old{}, limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  limit = old;
+  limit.rlim_cur = (report + page) / 2;  // inherited by the child, as is the ignored SIGXFSZ
+  auto* previous = ::signal(SIGXFSZ, SIG_IGN);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  const test::CliResult r = test::run_cli(run_with_page(bad.path()));
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, previous);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_NE(r.err.find("error: " + bad.file("r.html") + ": write failed: File too large"), std::string::npos) << r.err;
+  EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  EXPECT_TRUE(fs::is_empty(bad.path())) << "left behind: " << fs::directory_iterator(bad.path())->path();
+}
+
+// Runs lvlm-probe with stdout on /dev/full (a device whose writes fail with ENOSPC).
+test::CliResult run_into_full_device(const std::string& args) {
+  test::TempDir tmp;
+  const std::string cmd = std::string("'") + LVLM_CLI + "' " + args + " >/dev/full 2>" + tmp.file("err");
+  const int status = std::system(cmd.c_str());
+  test::CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.err = read_file(tmp.file("err"));
+  return r;
+}
+
+TEST(CliOutputs, WriteErrorsOnStdoutAreErrors) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  const std::string report = test::data_path("reports/demo-report.json");
+  for (const std::string& args : {"render '" + report + "' --out -", "inspect --model '" + test::tiny_model() + "'",
+                                  "check --baseline '" + report + "' --candidate '" + report + "'"}) {
+    SCOPED_TRACE(args);
+    const test::CliResult r = run_into_full_device(args);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    EXPECT_NE(r.err.find("error: stdout: write failed: No space left on device"), std::string::npos) << r.err;
+    EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace lvlm

@@ -3,6 +3,8 @@
 //   - the expected exit code (2 usage, 3 bad input, 4 runtime), never a crash or a signal;
 //   - one error line on stderr, naming the file (or flag) and the problem;
 //   - no output left behind: the output directory holds no report, page, nor temp file.
+#include <sys/stat.h>
+
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -599,7 +601,7 @@ std::vector<Row> rows() {
        3, "cannot be written: directory"},  // refused before the model runs
       {"render --out into a missing directory",
        [](Scratch& s) { return Invocation{render(kDemo, s.out_dir + "/missing/p.html"), s.out_dir + "/missing/p.html"}; },
-       4, "cannot create: No such file or directory"},
+       3, "cannot be written: directory"},  // the same check as run's, before any work
       {"preprocess --out onto a directory",
        [](Scratch& s) {
          fs::create_directory(s.out_dir + "/taken.safetensors");
@@ -607,7 +609,71 @@ std::vector<Row> rows() {
                                " --out " + q(s.out_dir + "/taken.safetensors"),
                            s.out_dir + "/taken.safetensors"};
        },
-       4, "cannot rename temp file into place"},
+       2, "--out names a directory, not a regular file; refusing to replace it"},
+      // --- outputs that are not regular files, or that are another output or an input ----------
+      {"render --out ''",
+       [](Scratch&) { return Invocation{render(kDemo, ""), "--out"}; },
+       2, "--out: the path is empty"},
+      {"render --out onto a FIFO",
+       [](Scratch& s) {
+         ::mkfifo((s.out_dir + "/fifo").c_str(), 0600);
+         return Invocation{render(kDemo, s.out_dir + "/fifo"), s.out_dir + "/fifo"};
+       },
+       2, "--out names a FIFO, not a regular file; refusing to replace it (- writes to stdout)"},
+      {"render --out onto a symbolic link",
+       [](Scratch& s) {
+         fs::create_symlink(s.put("victim.html", "keep"), s.out_dir + "/link.html");
+         return Invocation{render(kDemo, s.out_dir + "/link.html"), s.out_dir + "/link.html"};
+       },
+       2, "--out names a symbolic link, not a regular file"},
+      {"run --html onto a directory (refused before the report is written)",
+       [](Scratch& s) {
+         fs::create_directory(s.out_dir + "/page");
+         return Invocation{"run --model " + q(test::tiny_model()) + " --image " + q(test::tiny_model() + "/test.png") + kIds +
+                               " --out " + q(s.out) + " --html " + q(s.out_dir + "/page"),
+                           s.out_dir + "/page"};
+       },
+       2, "--html names a directory"},
+      {"run --out and --html the same file",
+       [](Scratch& s) {
+         return Invocation{"run --model " + q(test::tiny_model()) + " --image " + q(test::tiny_model() + "/test.png") + kIds +
+                               " --out " + q(s.out) + " --html " + q(s.out_dir + "/./r.json"),
+                           s.out_dir + "/./r.json"};
+       },
+       2, "--html is the same file as --out"},
+      {"run --dump-features the same file as --out",
+       [](Scratch& s) {
+         return Invocation{"run --model " + q(test::tiny_model()) + " --image " + q(test::tiny_model() + "/test.png") + kIds +
+                               " --out " + q(s.out) + " --dump-features " + q(s.out),
+                           s.out};
+       },
+       2, "is the same file as"},
+      {"run --out - --html -",
+       [](Scratch&) {
+         return Invocation{"run --model " + q(test::tiny_model()) + " --image " + q(test::tiny_model() + "/test.png") + kIds +
+                               " --out - --html -",
+                           "--html"};
+       },
+       2, "--out and --html both write to stdout"},
+      {"run --out the image it reads",
+       [](Scratch& s) {
+         const std::string image = s.put("image.png", read_file(test::tiny_model() + "/test.png"));
+         return Invocation{"run --model " + q(test::tiny_model()) + " --image " + q(image) + kIds + " --out " + q(image), image};
+       },
+       2, "--out is the same file as --image; an output may not replace an input"},
+      {"render a report onto itself",
+       [](Scratch& s) {
+         const std::string report = s.out_dir + "/r.json";
+         fs::copy_file(kDemo, report);
+         return Invocation{render(report, report), report};
+       },
+       2, "--out is the same file as the input"},
+      {"aggregate --out onto the index of the run it reads",
+       [](Scratch& s) {
+         auto d = run_dir_with(s, "run", R"({"schema": "lvlm-probe/run/1", "settings": {}})", "");
+         return Invocation{"aggregate " + q(d) + " --out " + q(d + "/index.jsonl"), d + "/index.jsonl"};
+       },
+       2, "--out would replace a file of the run directory"},
   };
 }
 

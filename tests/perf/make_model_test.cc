@@ -1,5 +1,7 @@
 // `make-model`: a checkpoint lvlm-probe opens and probes, the same bytes for the same seed, and
 // usage errors for bad flags (exit code 2) before anything is written.
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "lvlm_probe/checkpoint.h"
@@ -102,6 +104,23 @@ TEST(MakeModel, RefusesBadFlags) {
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_NE(again.err.find("already holds a checkpoint; pass --force"), std::string::npos) << again.err;
   EXPECT_EQ(test::run_cli("make-model --preset tiny --force --out '" + out + "'").exit_code, 0);
+}
+
+// The checkpoint's files appear together or not at all: a config.json that cannot be replaced (a
+// FIFO) is found after the shards were written, and none of them is left (docs/hardening.md).
+TEST(MakeModel, AFileThatCannotBeWrittenLeavesNoneOfTheCheckpoint) {
+  test::TempDir dir;
+  const std::string out = dir.file("m");
+  fs::create_directory(out);
+  ASSERT_EQ(::mkfifo((out + "/config.json").c_str(), 0600), 0);
+  test::CliResult r = test::run_cli("make-model --preset tiny --force --out '" + out + "'");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("error: " + out + "/config.json: is a FIFO, not a regular file; refusing to replace it"),
+            std::string::npos)
+      << r.err;
+  std::vector<std::string> left;
+  for (auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
+  EXPECT_EQ(left, std::vector<std::string>{"config.json"});
 }
 
 }  // namespace

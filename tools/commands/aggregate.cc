@@ -16,9 +16,9 @@ void add_aggregate(CLI::App& app, Action& action) {
   auto f = std::make_shared<Flags>();
   AggregateOptions& o = f->options;
   CLI::App* sub = app.add_subcommand("aggregate", "merge batch run directories into summary.json");
-  sub->add_option("run_dirs", o.run_dirs, "run directories written by lvlm-probe batch")->required();
-  sub->add_option("--out", f->out, "summary path; - for stdout")->capture_default_str();
-  sub->add_option("--html", f->html, "also write the summary's HTML page");
+  add_run_dirs_option(sub, "run_dirs", o.run_dirs, "run directories written by lvlm-probe batch")->required();
+  add_output_option(sub, "--out", f->out, "summary path; - for stdout")->capture_default_str();
+  add_output_option(sub, "--html", f->html, "also write the summary's HTML page");
   sub->add_option("--feature-step", o.feature_step,
                   "generated step whose hidden states are compared across images; -1 = none")
       ->capture_default_str();

@@ -69,6 +69,7 @@ void add_batch(CLI::App& app, Action& action) {
   sub->add_option("--log-interval", f->batch.log_interval, "seconds between progress lines when stderr is no terminal")
       ->capture_default_str()->check(CLI::Range(0.0, 86400.0));
   add_probe_flags(*sub, f->probe);
+  write_outputs_as_they_come(sub);
   sub->callback([&action, f] {
     action = [f] {
       install_stop_handlers();

@@ -29,8 +29,31 @@ void write_html(const std::string& path, const Json& report_or_summary, int focu
 
 // Where the shipped data lives: $LVLM_PROBE_DATA, else the source tree the binary was built from.
 std::string shipped_path(const std::string& relative);
-// InputError naming `path` when the directory it would be written into does not exist, so that a
-// typo in --out fails before minutes of model time, not after them. "-" and "" pass.
-void require_output_dir(const std::string& path);
+
+// Every flag that names a file the command writes or reads is declared through these (never a
+// bare add_option), so run_command() can check them all before the command does any work and
+// commit its outputs together (OutputSet; docs/hardening.md, "Outputs"): an output that is not a
+// regular file, that is another output or stdout twice, or that would replace an input is
+// refused with exit 2; a command that fails leaves none of its outputs. `label` names a
+// positional argument in messages ("the report").
+CLI::Option* add_output_option(CLI::App* sub, const std::string& flag, std::string& path, const std::string& help);
+CLI::Option* add_input_option(CLI::App* sub, const std::string& flag, std::string& path, const std::string& help,
+                              const std::string& label = "");
+// A directory read by the command (a model): an output may not replace a file in it.
+CLI::Option* add_input_dir_option(CLI::App* sub, const std::string& flag, std::string& path, const std::string& help);
+// Batch run directories read by `aggregate`: an output may not be one of the run's own files.
+CLI::Option* add_run_dirs_option(CLI::App* sub, const std::string& flag, std::vector<std::string>& paths,
+                                 const std::string& help);
+// Inputs the command reads without a flag (demo's shipped model and image).
+void declare_input(CLI::App* sub, const std::string* path, bool directory);
+// batch writes its run directory item by item so that it can resume: its files are not held
+// back to the end (each is still written atomically, with the same checks).
+void write_outputs_as_they_come(CLI::App* sub);
+
+// Runs the parsed command's action: declared files checked, outputs committed together, stdout
+// flushed and checked (RuntimeFailure when a write to it failed).
+int run_command(const CLI::App& app, const Action& action);
+// Whether some output of the running command goes to stdout (then nothing else is printed there).
+bool stdout_is_output();
 
 }  // namespace lvlm::cli

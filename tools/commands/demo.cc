@@ -28,22 +28,22 @@ void add_demo(CLI::App& app, Action& action) {
   auto html = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("demo-report.json");
   CLI::App* sub = app.add_subcommand("demo", "probe the shipped nano-llava model (trained on drawn shapes) on a scene");
-  sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
-  sub->add_option("--html", *html, "also write the HTML page with the figures");
+  add_output_option(sub, "--out", *out, "report path; - for stdout")->capture_default_str();
+  add_output_option(sub, "--html", *html, "also write the HTML page with the figures");
+  f->session.model_dir = shipped_path(kDemoModel);
+  declare_input(sub, &f->session.model_dir, true);
   f->request.prompt = "What is in the image?";
   f->request.max_new_tokens = 12;
   sub->add_option("--prompt", f->request.prompt,
                   "the question; nano-llava knows \"What is in the image?\", \"What color is the circle?\" "
                   "(square, triangle) and \"How many shapes are there?\"")
       ->capture_default_str();
-  sub->add_option("--image", f->request.image,
-                  "your own scene: 1 or 2 circles, squares or triangles in red, green, blue or yellow on a light "
-                  "background (default: scene.png beside the model)");
+  add_input_option(sub, "--image", f->request.image,
+                   "your own scene: 1 or 2 circles, squares or triangles in red, green, blue or yellow on a light "
+                   "background (default: scene.png beside the model)");
   add_probe_flags(*sub, *f);
   sub->callback([&action, f, out, html] {
     action = [f, out, html] {
-      require_output_dir(*out);
-      require_output_dir(*html);
       f->session.model_dir = demo_model_dir();
       if (f->request.image.empty()) f->request.image = join_path(f->session.model_dir, "scene.png");
       finish_probe_flags(*f);

@@ -17,7 +17,7 @@ void add_make_model(CLI::App& app, Action& action) {
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   sub->add_option("--seed", o->seed, "random seed; the same seed gives the same bytes")->capture_default_str();
   sub->add_option("--std", o->init_std, "standard deviation of the random matrices")->capture_default_str();
-  sub->add_option("--tokenizer", o->tokenizer, "tokenizer.model to copy (with the tokenizer JSON files beside it)");
+  add_input_option(sub, "--tokenizer", o->tokenizer, "tokenizer.model to copy (with the tokenizer JSON files beside it)");
   sub->add_option("--max-shard-mb", *shard_mb, "largest shard in MiB (default: half the model, at most 2048)");
   sub->add_flag("--tie-embeddings", o->tie_embeddings, "tie the LM head to the embeddings (LLaVA-1.5 does not)");
   sub->add_flag("--force", o->force, "overwrite a checkpoint already in --out");

@@ -16,9 +16,9 @@ void add_preprocess(CLI::App& app, Action& action) {
   };
   auto f = std::make_shared<Flags>();
   CLI::App* sub = app.add_subcommand("preprocess", "write the preprocessed pixel_values [1, 3, H, W] as safetensors");
-  sub->add_option("--model", f->model, "model directory (its preprocessor_config.json is used)")->required();
-  sub->add_option("--image", f->image, "image file")->required();
-  sub->add_option("--out", f->out, "output safetensors file")->capture_default_str();
+  add_input_dir_option(sub, "--model", f->model, "model directory (its preprocessor_config.json is used)")->required();
+  add_input_option(sub, "--image", f->image, "image file")->required();
+  add_output_option(sub, "--out", f->out, "output safetensors file; - for stdout")->capture_default_str();
   sub->add_flag("--pad-square", f->pad_square, "pad to a square with the mean colour first (original LLaVA)");
   sub->callback([&action, f] {
     action = [f] {

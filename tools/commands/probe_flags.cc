@@ -26,7 +26,7 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
                                        "--critical-layer or the model's file in configs/")
       ->capture_default_str()->check(CLI::IsMember({"auto", "fixed"}));
   sub.add_option("--critical-layer", f.critical_layer, "critical layer for --stages fixed");
-  sub.add_option("--stage-config", f.stage_config, "per-model stage file for --stages fixed (default: match in configs/)");
+  add_input_option(&sub, "--stage-config", f.stage_config, "per-model stage file for --stages fixed (default: match in configs/)");
   sub.add_option("--final-norm-step", f.final_norm_step,
                  "--lens hf: exclude layer L (where only that lens applies the final norm) from the mutation search, "
                  "or include it")
@@ -65,7 +65,7 @@ void finish_probe_flags(ProbeFlags& f) {
 }
 
 void print_summary(const ProbeResult& r, const std::string& report_path) {
-  if (report_path != "-") std::cout << r.text << std::endl;
+  if (!stdout_is_output()) std::cout << r.text << std::endl;
   spdlog::info("{} tokens ({}); {}", r.token_ids.size(), r.stop_reason, stage_summary(r.stages));
   if (r.skip && !r.skip->note.empty()) spdlog::warn("--skip {}: {}", r.skip->mode, r.skip->note);
   if (r.skip && !r.skip->layers.empty())

@@ -20,7 +20,7 @@ struct ProbeFlags {
 void add_probe_flags(CLI::App& sub, ProbeFlags& f);
 // Turns the strings into the request's enums and lists; UsageError on bad values.
 void finish_probe_flags(ProbeFlags& f);
-// Prints the answer on stdout (unless it carries JSON) and a one-line stage summary on stderr.
+// Prints the answer on stdout (unless an output goes there) and a one-line stage summary on stderr.
 void print_summary(const ProbeResult& result, const std::string& report_path);
 
 }  // namespace lvlm::cli

@@ -21,8 +21,8 @@ void add_render(CLI::App& app, Action& action) {
   };
   auto f = std::make_shared<Flags>();
   CLI::App* sub = app.add_subcommand("render", "write the HTML page (figures) of a report or a summary");
-  sub->add_option("input", f->input, "report.json or summary.json")->required();
-  sub->add_option("--out", f->out, "HTML file; - for stdout")->capture_default_str();
+  add_input_option(sub, "input", f->input, "report.json or summary.json", "the input")->required();
+  add_output_option(sub, "--out", f->out, "HTML file; - for stdout")->capture_default_str();
   sub->add_option("--focus", f->focus, "generated token (step) whose probability curves are drawn; -1 = auto")
       ->capture_default_str();
   sub->callback([&action, f] {

@@ -11,15 +11,15 @@ void add_run(CLI::App& app, Action& action) {
   auto out = std::make_shared<std::string>("report.json");
   auto features = std::make_shared<std::string>();
   CLI::App* sub = app.add_subcommand("run", "probe one image and prompt; write the JSON report");
-  sub->add_option("--model", f->session.model_dir, "Hugging Face model directory")->required();
-  sub->add_option("--image", f->request.image,
-                  "image file (JPEG, PNG, BMP, GIF, PPM); required with --prompt, optional only with --input-ids");
+  add_input_dir_option(sub, "--model", f->session.model_dir, "Hugging Face model directory")->required();
+  add_input_option(sub, "--image", f->request.image,
+                   "image file (JPEG, PNG, BMP, GIF, PPM); required with --prompt, optional only with --input-ids");
   auto* prompt = sub->add_option("--prompt", f->request.prompt, "the question; put into --template");
   auto* ids = sub->add_option("--input-ids", f->input_ids, "explicit prompt ids, e.g. 1,2,3 (instead of --prompt)");
   prompt->excludes(ids);
-  sub->add_option("--dump-features", *features, "write every token's hidden states [L+1, hidden] as safetensors");
-  sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
-  sub->add_option("--html", *html, "also write the HTML page with the figures");
+  add_output_option(sub, "--dump-features", *features, "write every token's hidden states [L+1, hidden] as safetensors");
+  add_output_option(sub, "--out", *out, "report path; - for stdout")->capture_default_str();
+  add_output_option(sub, "--html", *html, "also write the HTML page with the figures");
   add_probe_flags(*sub, *f);
   sub->callback([&action, f, out, html, features] {
     action = [f, out, html, features] {
@@ -28,7 +28,6 @@ void add_run(CLI::App& app, Action& action) {
         throw UsageError("run: --image is required with --prompt (the template holds the image token)");
       f->request.dump_features = *features;
       finish_probe_flags(*f);
-      for (const std::string* path : {out.get(), html.get(), features.get()}) require_output_dir(*path);
       ProbeSession session(f->session);
       ProbeResult result = session.run(f->request);
       const OrderedJson report = build_report(result);
