@@ -56,7 +56,7 @@ std::string layer_lines(const Json& s, const Stages& stages, int L) {
     chart.first_layer = 0;
     chart.last_layer = L;
     chart.bands = stages.bands;
-    chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+    chart.marks = stage_marks(stages, false);
     series.markers = L <= 200;
     chart.series.push_back(std::move(series));
     out += line_chart(chart);
@@ -102,7 +102,7 @@ std::string cosine_chart(const Json& features, const Stages& stages, int L) {
   chart.first_layer = 0;
   chart.last_layer = L;
   chart.bands = stages.bands;
-  chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+  chart.marks = stage_marks(stages, false);
   chart.series.push_back(std::move(series));
   return line_chart(chart);
 }
