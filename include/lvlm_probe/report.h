@@ -62,10 +62,21 @@ struct FeatureSummary {
   size_t items_embedded = 0;                 // images whose layers were embedded (a subset above the cap)
 };
 
+// One item's skipped run (--skip-layers / --skip stabilization) as its report's `skip` holds it.
+struct SummarySkip {
+  int run = 0;
+  std::string id, mode;
+  std::vector<int> layers;
+  bool identical = false;
+  int matching_prefix = 0;
+  double position_agreement = 0, token_overlap = 0;
+};
+
 struct SummaryInput {
   std::vector<std::string> runs;  // run directories as given
   size_t total = 0, ok = 0, failed = 0, tokens = 0;
   std::vector<SummaryFailure> failures;
+  std::vector<SummarySkip> skips;  // items whose report has a skipped run
   Json model, settings;           // the first report's; the compared settings agree in all
   TokenAggregate aggregate;
   std::optional<FeatureSummary> features;

@@ -81,6 +81,29 @@ StageOptions stage_options_of(const Json& report) {
   return o;
 }
 
+// A report's `skip` (docs/report-schema.md); missing or odd fields read as 0 / false.
+SummarySkip skip_record(const Json& skip, int run, const std::string& id) {
+  auto field = [](const Json& object, const char* key) {
+    return object.is_object() && object.contains(key) ? object[key] : Json();
+  };
+  auto number_of = [&](const Json& object, const char* key) {
+    const Json v = field(object, key);
+    return v.is_number() ? v.get<double>() : 0.0;
+  };
+  SummarySkip s;
+  s.run = run;
+  s.id = id;
+  s.mode = field(skip, "mode").is_string() ? field(skip, "mode").get<std::string>() : "";
+  for (const Json& l : field(skip, "layers"))
+    if (l.is_number_integer()) s.layers.push_back(l.get<int>());
+  const Json a = field(skip, "agreement");
+  s.identical = field(a, "identical") == true;
+  s.matching_prefix = static_cast<int>(number_of(a, "matching_prefix"));
+  s.position_agreement = number_of(a, "position_agreement");
+  s.token_overlap = number_of(a, "token_overlap");
+  return s;
+}
+
 struct FeatureCollector {
   int step;
   int layers = 0;  // L + 1
@@ -191,6 +214,8 @@ OrderedJson aggregate_runs(const AggregateOptions& o) {
         throw InputError(report_path, "cannot be pooled with " + reference_path + ": " + list);
       }
       ++in.ok;
+      if (const Json& skip = report.contains("skip") ? report["skip"] : Json(); skip.is_object())
+        in.skips.push_back(skip_record(skip, static_cast<int>(r), id));
       for (const Json& token : report["tokens"]) {
         TokenRecord t;
         for (int k = 0; k < kNumTokenMetrics; ++k) t.metrics[k] = layer_values(token, kTokenMetrics[k], report_path);
