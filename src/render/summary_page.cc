@@ -171,7 +171,7 @@ std::string failures_section(const Json& s) {
             escape(text_of(child(f, "id"), "?")) + "</td><td>" + escape(text_of(reason, "(no reason given)")) + "</td></tr>";
   }
   std::string out = "<h2>Failed items (" + std::to_string(list.size()) + ")</h2><p class=\"sub\">Not in any figure "
-                    "below. Fix the cause and run the batch again: it retries failed items.</p><div class=\"scroll\">"
+                    "below. Fix the cause and run the batch again with --retry-failed.</p><div class=\"scroll\">"
                     "<table class=\"data\"><thead><tr><th>run</th><th>item</th><th>reason</th></tr></thead><tbody>" +
                     rows + "</tbody></table></div>";
   if (list.size() > kMaxListedItems)
