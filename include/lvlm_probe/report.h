@@ -24,6 +24,15 @@ void write_report(const std::string& path, const OrderedJson& report);
 Json read_report(const std::string& path);
 void validate_report(const Json& report, const std::string& origin);
 
+// The per-image t-SNE of a report's page: every generated token's hidden state at every layer from
+// its --dump-features file (tensors "token.<step>", [L+1, hidden], F32 or F16), embedded in 2-D
+// as `style` says (analysis.h). The first steps up to `max_points` points are embedded. Returns
+// {method, style, scaling, perplexity, iterations, kl_divergence, steps, steps_embedded, points:
+// [{step, layer, x, y}], groups: [{name, first_layer, last_layer}] (paper style)}. InputError
+// naming `features_path` when it does not fit the report.
+Json token_embedding(const std::string& features_path, const Json& report, TokenEmbeddingStyle style,
+                     size_t max_points, uint64_t seed = 0);
+
 // `check`: did the stage boundaries or the output move between a baseline and a candidate?
 struct CheckFinding {
   std::string what;    // "critical_layer", "mutation_layer", "output tokens", "num_layers"

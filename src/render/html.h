@@ -180,6 +180,9 @@ std::string piece_label(const Json& piece, const Json& id, size_t max_chars = 0)
 int pick_focus(const Json& report, int requested);
 // Token-probability curves and the top-k table of one generated token.
 std::string focus_section(const Json& report, const Stages& stages, int index);
+// The per-image t-SNE (token_embedding() in report.h) as a scatter chart with its notes; groups are
+// the stages, or tsne.py's fixed layer groups when the embedding's style is "paper".
+std::string tsne_section(const Json& report, const Json& embedding, const Stages& stages);
 // <!DOCTYPE html>... with the shared CSS; `title` is escaped and cut to 100 characters, `body`
 // inserted as is.
 std::string html_document(const std::string& title, const std::string& body);

@@ -138,6 +138,8 @@ std::string render_report_html(const Json& report, const RenderOptions& options)
             heatmap_figure(report, report["prompt_positions"], stages, options,
                            HeatmapSource{"pp", "p_next", "position", true});
   body += layer_lines(report, stages, L);
+  if (!options.features.empty())
+    body += tsne_section(report, token_embedding(options.features, report, options.tsne, options.tsne_max_points), stages);
   body += focus_section(report, stages, focus);
   if (!tokens.empty()) body += "<h2>Tokens</h2>" + token_table(tokens, L);
   body += "<footer>Rendered by lvlm-probe from a " + escape(text_or(report, "schema", "")) +

@@ -10,6 +10,7 @@ void add_run(CLI::App& app, Action& action) {
   auto html = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("report.json");
   auto features = std::make_shared<std::string>();
+  auto tsne = std::make_shared<std::string>("stages");
   CLI::App* sub = app.add_subcommand("run", "probe one image and prompt; write the JSON report");
   sub->add_option("--model", f->session.model_dir, "Hugging Face model directory")->required();
   sub->add_option("--image", f->request.image, "image file (JPEG, PNG, BMP, GIF, PPM)");
@@ -18,10 +19,13 @@ void add_run(CLI::App& app, Action& action) {
   prompt->excludes(ids);
   sub->add_option("--dump-features", *features, "write every token's hidden states [L+1, hidden] as safetensors");
   sub->add_option("--out", *out, "report path; - for stdout")->capture_default_str();
-  sub->add_option("--html", *html, "also write the HTML page with the figures");
+  sub->add_option("--html", *html, "also write the HTML page with the figures (with --dump-features: and the t-SNE)");
+  sub->add_option("--tsne", *tsne, "with --html and --dump-features, the t-SNE style: stages or paper")
+      ->check(CLI::IsMember({"stages", "paper"}))
+      ->capture_default_str();
   add_probe_flags(*sub, *f);
-  sub->callback([&action, f, out, html, features] {
-    action = [f, out, html, features] {
+  sub->callback([&action, f, out, html, features, tsne] {
+    action = [f, out, html, features, tsne] {
       if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("run: give --prompt or --input-ids");
       f->request.dump_features = *features;
       finish_probe_flags(*f);
@@ -30,7 +34,12 @@ void add_run(CLI::App& app, Action& action) {
       ProbeResult result = session.run(f->request);
       const OrderedJson report = build_report(result);
       write_report(*out, report);
-      if (!html->empty()) write_html(*html, Json::parse(report.dump()));
+      if (!html->empty()) {
+        RenderOptions page;
+        page.features = *features;
+        page.tsne = parse_token_embedding_style(*tsne);
+        write_html(*html, Json::parse(report.dump()), page);
+      }
       print_summary(result, *out);
       return 0;
     };
