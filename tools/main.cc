@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   lvlm::cli::add_bench(app, action);
   lvlm::cli::add_batch(app, action);
   lvlm::cli::add_aggregate(app, action);
+  lvlm::cli::add_analyze(app, action);
   // CLI11 would only say "A subcommand is required" for a misspelt command.
   std::string names;
   bool known = false;

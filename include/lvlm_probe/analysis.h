@@ -58,6 +58,11 @@ struct StageOptions {
   int window_first = 0, window_last = 0;
   // fixed only: the model's defaults; must have been made for the same number of layers.
   std::optional<StageConfig> config;
+  // The lens applies the final norm at layer L only (`--lens hf`), so d_L measures the norm, not
+  // the model. Layer L is then left out of the fit and the mutation search and reported as
+  // StageResult::final_norm_step, unless `search_final_norm_step` (--final-norm-step include).
+  bool final_norm_step = false;
+  bool search_final_norm_step = false;
 };
 
 const char* stage_method_name(StageOptions::Method method);  // "auto" | "fixed"
@@ -69,10 +74,19 @@ StageOptions::Method parse_stage_method(const std::string& name);  // UsageError
 // model, fills it from find_stage_config() (detect_stages refuses otherwise).
 StageOptions stage_options_from_flags(const std::string& method, int critical_layer, const std::string& config_path);
 
+// Confidences at or above this are decisions: below it the critical layer is undetermined and
+// the mutation layer absent (docs/stages.md, "Confidence").
+inline constexpr double kStageDecision = 0.5;
+
+// The outcome of one curve (the aggregate, or one token's row). docs/stages.md defines both
+// confidences; both are in [0, 1] and 1 on noiseless curves whose structure is exact.
 struct TokenStages {
-  int critical_layer = 0;  // c_t: the fit on this token's own curve (fixed: the given c)
-  int mutation_layer = 0;  // m_t: argmax of this token's d over the window (the authors' rule)
-  double confidence = 0;   // as StageResult::confidence, on this token's curve
+  std::optional<int> critical_layer;  // c; nullopt = undetermined (no knee stands out of the noise)
+  std::optional<int> mutation_layer;  // m; nullopt = absent (no jump after the plateau above its noise)
+  double critical_confidence = 0;     // how much a knee beats a single trend, against the noise
+  double mutation_confidence = 0;     // how far the largest divergence after c stands above the plateau
+  int critical_candidate = 0;         // the best-fitting knee, also when undetermined (0: none)
+  int mutation_candidate = 0;         // the largest divergence after the candidate knee (0: none)
 };
 
 // A stage's layers [first_layer, last_layer]. Only stabilization can be empty (m = c + 1); it is
@@ -83,32 +97,48 @@ struct StageSegment {
   int size() const { return last_layer >= first_layer ? last_layer - first_layer + 1 : 0; }
 };
 
+// `--lens hf`: the divergence at layer L, left out of the mutation search.
+struct FinalNormStep {
+  int layer = 0;
+  double divergence = 0;  // of the aggregate curve
+  std::string note;
+};
+
 struct StageResult {
-  std::string method;         // "auto" | "fixed"
-  int num_layers = 0;         // L
-  int critical_layer = 0;     // c, on the aggregate curve: last layer of rapid evolution
-  int mutation_layer = 0;     // m: argmax of the aggregate curve over the window
-  // How clearly the aggregate curve shows a boundary at c, in [0, 1] (docs/stages.md):
-  // 1 - (residual variance per degree of freedom of the fit) / (the same with rapid evolution and
-  // stabilization merged into one sloped piece, i.e. no critical layer). Structureless noise
-  // gives about 0.1 (rarely above 0.4); a clear plateau 0.7-1. 0 when stabilization is empty or
-  // fewer than 4-5 layers precede m (tiny models).
-  double confidence = 0;
-  int window_first = 0, window_last = 0;  // where m was searched; auto: (c, L]
-  int critical_layer_mode = 0;            // most frequent c_t (smallest on ties)
-  int mutation_layer_mode = 0;            // most frequent m_t (smallest on ties)
+  std::string method;                 // "auto" | "fixed"
+  int num_layers = 0;                 // L
+  TokenStages overall;                // c, m and their confidences on the aggregate curve
+  int window_first = 0, window_last = 0;  // where m was searched; auto: (c, L]; 0 without a c
+  std::optional<int> critical_layer_mode;  // most frequent determined c_t (smallest on ties)
+  std::optional<int> mutation_layer_mode;  // most frequent present m_t (smallest on ties)
   std::string config;                     // fixed: the file c came from, "" otherwise
-  std::vector<StageSegment> segments;     // always three, in layer order
+  // Only the determined stages, in layer order: none without c; rapid evolution and
+  // stabilization [c+1, L] when m is absent; all three otherwise.
+  std::vector<StageSegment> segments;
   std::vector<TokenStages> per_token;     // one per row of the input
   std::vector<double> aggregate_curve;    // per-layer median of d over tokens, L values (layer 1..L)
+  double noise = 0;                       // per-token noise of log d from the token spread (0: < 3 tokens)
+  std::optional<FinalNormStep> final_norm_step;
+
+  const std::optional<int>& critical_layer() const { return overall.critical_layer; }
+  const std::optional<int>& mutation_layer() const { return overall.mutation_layer; }
 };
 
 // `divergences`: tokens x L, every value finite and >= 0 (InputError otherwise, naming the token
 // and layer); tokens may come from several images. UsageError for options that do not fit L.
-// Deterministic; multiplying all values by a positive constant changes no layer.
+// Deterministic; multiplying all values by a positive constant changes nothing.
 StageResult detect_stages(const std::vector<std::vector<double>>& divergences, const StageOptions& options);
 
-// "embedding" for layer 0, else the name of the segment holding `layer`. UsageError outside 0..L.
+// One line for logs: "critical layer 18 (confidence 0.97), mutation layer 28 (confidence 0.91)
+// of 32 layers (auto)", with "undetermined" / "absent" in place of a layer.
+std::string stage_summary(const StageResult& result);
+
+// The layers of the stabilization stage ([c+1, m-1], or [c+1, L] when m is absent); empty when c
+// is undetermined or stabilization is empty. What `--skip stabilization` skips.
+std::vector<int> stabilization_layers(const StageResult& result);
+
+// "embedding" for layer 0, else the name of the segment holding `layer`, or "undetermined" when c
+// is. UsageError outside 0..L.
 std::string stage_of_layer(const StageResult& result, int layer);
 
 // ---------------------------------------------------------------------------------------------
@@ -129,7 +159,7 @@ inline constexpr const char* kTokenMetrics[kNumTokenMetrics] = {"p_token", "entr
 // One generated token of one item.
 struct TokenRecord {
   std::array<std::vector<double>, kNumTokenMetrics> metrics;  // L + 1 values each, NaN where null
-  int critical_layer = 0, mutation_layer = 0;                  // the token's own, from its report
+  std::optional<int> critical_layer, mutation_layer;           // the token's own, from its report
 };
 
 struct LayerAggregate {
@@ -143,6 +173,8 @@ struct TokenAggregate {
   StageResult stages;                        // detect_stages() on all tokens' d_prev rows
   std::vector<int64_t> critical_histogram;  // L + 1 counts: tokens whose own c is that layer
   std::vector<int64_t> mutation_histogram;  // the same for m
+  int64_t critical_undetermined = 0;        // tokens without a c
+  int64_t mutation_absent = 0;              // tokens without an m
 };
 
 // InputError when there are no tokens or a token's arrays do not hold L + 1 values.

@@ -74,5 +74,7 @@ inline std::string sha256_hex(std::string_view s) { return sha256_hex(s.data(), 
 
 // "19-30,32" -> {19,...,30,32}; sorted, unique. UsageError on malformed text.
 std::vector<int> parse_int_list(const std::string& text, const std::string& option);
+// The inverse for sorted, unique values: {2,3,5} -> "2-3,5"; "" for none.
+std::string int_list_text(const std::vector<int>& values);
 
 }  // namespace lvlm

@@ -45,6 +45,20 @@ struct SkipComparison {
   double position_agreement = 0;      // equal tokens at equal steps / longer length
   double token_overlap = 0;           // bag-of-tokens F1 between the two outputs
   bool identical = false;
+  std::string note;                   // why nothing was skipped ("" when layers were)
+};
+
+// What made the numbers, for reproducing them (report key `provenance`). Plain strings; "" when
+// unknown.
+struct Provenance {
+  std::string created;                // UTC, ISO 8601: 2026-12-06T15:30:12Z
+  std::string libtorch;               // version, e.g. "1.13.0"
+  std::string blas;                   // libtorch's BLAS_INFO, e.g. "open", "mkl"
+  std::string onednn;                 // oneDNN (MKL-DNN) build line, "" without
+  std::string cpu, cpu_isa;           // model name; ISA flags that change reduced-precision results
+  std::string device;                 // where the model ran
+  std::string config_sha256;          // of config.json
+  std::string weights_header_sha256;  // of the safetensors headers (names, dtypes, shapes, offsets)
 };
 
 struct ProbeTiming {
@@ -69,6 +83,8 @@ struct ProbeResult {
   StageResult stages;
   std::optional<SkipComparison> skip;
   ProbeTiming timing;
+  DeviceOptions device;               // as asked (dtype, threads, reduced_math)
+  Provenance provenance;
 };
 
 struct SessionOptions {
@@ -93,6 +109,10 @@ class ProbeSession {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// UsageError for requests no model of `num_layers` layers can run: --skip-layers outside 1..L,
+// or together with --skip stabilization. ProbeSession::run calls it before any work.
+void check_request(const ProbeRequest& request, int num_layers);
 
 // Compares a skipped run's tokens with the full run's.
 SkipComparison compare_outputs(const std::vector<int>& full, const std::vector<int>& skipped);

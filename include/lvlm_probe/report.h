@@ -1,6 +1,6 @@
-// The JSON report (schema "lvlm-probe/report/1", documented in docs/report-schema.md): built
-// from a ProbeResult, written atomically, read back with validation by `check`, `aggregate` and
-// `render`, and compared for regressions.
+// The JSON report (schema "lvlm-probe/report/2", documented in docs/report-schema.md): built
+// from a ProbeResult, written atomically, read back with validation by `check`, `aggregate`,
+// `render` and `analyze` (which also read version 1), and compared for regressions.
 #pragma once
 
 #include <optional>
@@ -12,7 +12,9 @@
 
 namespace lvlm {
 
-inline constexpr const char* kReportSchema = "lvlm-probe/report/1";
+inline constexpr const char* kReportSchema = "lvlm-probe/report/2";
+// Still read: the stage outcomes are plain layers (never null) and carry one `confidence`.
+inline constexpr const char* kReportSchemaV1 = "lvlm-probe/report/1";
 
 OrderedJson build_report(const ProbeResult& result);
 // Atomic (temp file + rename); "-" writes to stdout.
@@ -33,6 +35,17 @@ void validate_report(const Json& report, const std::string& origin);
 Json token_embedding(const std::string& features_path, const Json& report, TokenEmbeddingStyle style,
                      size_t max_points, uint64_t seed = 0);
 
+// The stage options a report was analysed with (settings.stages and settings.lens), as
+// `analyze` and `aggregate` re-apply them. A fixed method's critical layer and window come from
+// the report's `stages`, where they were resolved.
+StageOptions stage_options_of_report(const Json& report);
+
+// `analyze`: the report with its stages and everything derived from them (per-token outcomes,
+// layers[].stage and the per-layer summaries, settings.stages) recomputed from the stored
+// per-token divergences with `options`, through the same functions as `run`; the result is a
+// report of the current schema. `origin` names the file in messages (InputError).
+OrderedJson reanalyze_report(const OrderedJson& report, const StageOptions& options, const std::string& origin);
+
 // `check`: did the stage boundaries or the output move between a baseline and a candidate?
 struct CheckFinding {
   std::string what;    // "critical_layer", "mutation_layer", "output tokens", "num_layers"
@@ -43,13 +56,31 @@ struct CheckOutcome {
   std::vector<CheckFinding> findings;  // regressions; empty when all is within tolerance
   std::vector<std::string> notes;      // what was compared, for the log
 };
-CheckOutcome check_reports(const Json& baseline, const Json& candidate, int tolerance);
+
+// What must agree for two reports to be compared, by the name `--allow-different` takes.
+inline constexpr const char* kComparedFields[] = {"lens", "divergence", "prompt_ids", "image_sha256", "model"};
+
+struct CheckOptions {
+  int tolerance = 1;             // layers a boundary may move
+  // A boundary is compared only where both sides are determined with at least this confidence;
+  // a determined side at least this confident against an undetermined / absent one is a change.
+  double min_confidence = 0.7;
+  std::vector<std::string> allow_different;  // of kComparedFields
+};
+
+// UsageError (exit 2) listing every difference when the reports are not comparable: lens mode,
+// divergence, prompt ids, image hash or model identity (family, architecture, layers, hidden and
+// vocabulary size; not the weights, which a model change is expected to change) differ and are
+// not allowed to. Version-1 reports count their boundaries as determined with confidence 1.
+CheckOutcome check_reports(const Json& baseline, const Json& candidate, const CheckOptions& options);
 
 // ---------------------------------------------------------------------------------------------
-// The batch summary (schema "lvlm-probe/summary/1", documented in docs/batch.md), written by
+// The batch summary (schema "lvlm-probe/summary/2", documented in docs/batch.md), written by
 // `aggregate` from any number of run directories.
 
-inline constexpr const char* kSummarySchema = "lvlm-probe/summary/1";
+inline constexpr const char* kSummarySchema = "lvlm-probe/summary/2";
+// Still read: stage outcomes never null.
+inline constexpr const char* kSummarySchemaV1 = "lvlm-probe/summary/1";
 
 struct SummaryFailure {
   int run = 0;  // index into SummaryInput::runs

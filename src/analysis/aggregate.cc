@@ -29,9 +29,11 @@ void check_token(const TokenRecord& t, size_t index, int num_layers) {
                        std::to_string(num_layers + 1));
 }
 
-// Histogram over layers 0..L; values outside (a malformed report) are ignored.
-void count(std::vector<int64_t>& histogram, int layer) {
-  if (layer >= 0 && layer < static_cast<int>(histogram.size())) ++histogram[layer];
+// Histogram over layers 0..L; values outside (a malformed report) are ignored, missing ones
+// (undetermined, absent) counted apart.
+void count(std::vector<int64_t>& histogram, int64_t& missing, const std::optional<int>& layer) {
+  if (!layer) ++missing;
+  else if (*layer >= 0 && *layer < static_cast<int>(histogram.size())) ++histogram[*layer];
 }
 
 }  // namespace
@@ -65,8 +67,8 @@ TokenAggregate aggregate_tokens(const std::vector<TokenRecord>& tokens, int num_
   out.critical_histogram.assign(num_layers + 1, 0);
   out.mutation_histogram.assign(num_layers + 1, 0);
   for (const auto& t : tokens) {
-    count(out.critical_histogram, t.critical_layer);
-    count(out.mutation_histogram, t.mutation_layer);
+    count(out.critical_histogram, out.critical_undetermined, t.critical_layer);
+    count(out.mutation_histogram, out.mutation_absent, t.mutation_layer);
   }
   std::vector<double> values(tokens.size());
   for (int l = 0; l <= num_layers; ++l) {

@@ -42,19 +42,11 @@ Json pooled_settings(const Json& report) {
   return out;
 }
 
-// The stage method of the reports, applied to the pooled tokens.
-StageOptions stage_options_of(const Json& report) {
-  StageOptions o;
-  const Json& st = report["stages"];
-  if (st.value("method", "auto") == "fixed") {
-    o.method = StageOptions::Method::fixed;
-    o.critical_layer = st.value("critical_layer", 0);
-    if (st.contains("mutation_window") && st["mutation_window"].is_array() && st["mutation_window"].size() == 2) {
-      o.window_first = st["mutation_window"][0].get<int>();
-      o.window_last = st["mutation_window"][1].get<int>();
-    }
-  }
-  return o;
+// A token's own stage layer; nullopt when null (undetermined, absent) or not a number.
+std::optional<int> token_layer(const Json& token, const char* key) {
+  const auto it = token.find(key);
+  if (it == token.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<int>();
 }
 
 // A report's `skip` (docs/report-schema.md); missing or odd fields read as 0 / false.
@@ -165,7 +157,7 @@ OrderedJson aggregate_runs(const AggregateOptions& o) {
         reference_path = report_path;
         in.model = report["model"];
         in.settings = report["settings"];
-        stage_options = stage_options_of(report);
+        stage_options = stage_options_of_report(report);
         num_layers = settings["num_layers"].get<int>();
         hidden = settings["hidden_size"].get<int>();
         if (features) {
@@ -184,8 +176,8 @@ OrderedJson aggregate_runs(const AggregateOptions& o) {
       for (const Json& token : report["tokens"]) {
         TokenRecord t;
         for (int k = 0; k < kNumTokenMetrics; ++k) t.metrics[k] = layer_values(token, kTokenMetrics[k], report_path);
-        t.critical_layer = token.value("critical_layer", -1);
-        t.mutation_layer = token.value("mutation_layer", -1);
+        t.critical_layer = token_layer(token, "critical_layer");
+        t.mutation_layer = token_layer(token, "mutation_layer");
         tokens.push_back(std::move(t));
       }
       const Json& feature_file = record.contains("features") ? record["features"] : Json();

@@ -100,7 +100,9 @@ std::vector<BatchItem> read_jsonl(const DatasetOptions& o) {
     const std::string where = origin + ": ";
     if (!j.is_object()) throw InputError(where + "expected an object {id, image, prompt}");
     std::string prompt = o.prompt;
-    if (j.contains("prompt") || o.prompt.empty()) prompt = string_key(j, "prompt", where);
+    if (!j.contains("prompt") && o.prompt.empty())
+      throw InputError(where + "missing key 'prompt' (give each line a prompt, or one for all lines with --prompt)");
+    if (j.contains("prompt")) prompt = string_key(j, "prompt", where);
     items.push_back({id_text(j, where), image_path(o, string_key(j, "image", where)), prompt});
   }
   return items;

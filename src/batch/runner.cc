@@ -158,8 +158,8 @@ BatchOutcome run_batch(const BatchOptions& o, const ProbeFunction& probe, const 
       record["features"] = has_features ? OrderedJson(features_rel) : OrderedJson(nullptr);
       record["image"] = item.image;
       record["tokens"] = result.token_ids.size();
-      record["critical_layer"] = result.stages.critical_layer;
-      record["mutation_layer"] = result.stages.mutation_layer;
+      record["critical_layer"] = result.stages.critical_layer() ? OrderedJson(*result.stages.critical_layer()) : OrderedJson(nullptr);
+      record["mutation_layer"] = result.stages.mutation_layer() ? OrderedJson(*result.stages.mutation_layer()) : OrderedJson(nullptr);
       record["seconds"] = seconds;
       errors_in_a_row = 0;
     } catch (const UsageError&) {

@@ -121,6 +121,17 @@ void write_file_atomic(const std::string& path, std::string_view content) {
   file.commit();
 }
 
+std::string int_list_text(const std::vector<int>& values) {
+  std::string out;
+  for (size_t i = 0; i < values.size();) {
+    size_t j = i;
+    while (j + 1 < values.size() && values[j + 1] == values[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(values[i]) + (j > i ? "-" + std::to_string(values[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
 std::vector<int> parse_int_list(const std::string& text, const std::string& option) {
   std::vector<int> out;
   auto bad = [&](const std::string& why) {

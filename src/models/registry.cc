@@ -38,6 +38,11 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
   configure_threads(options.threads);
   if (options.reduced_math != "exact" && options.reduced_math != "fast")
     throw UsageError("--reduced-math must be exact or fast, not '" + options.reduced_math + "'");
+  // fast changes only bf16/f16 products: asked for with float32, it would do nothing while the
+  // report claimed it.
+  if (options.reduced_math == "fast" && dtype == at::kFloat)
+    throw UsageError("--reduced-math fast applies to --dtype bf16 or f16; the compute dtype here is f32" +
+                     std::string(options.dtype == "auto" ? " (auto on the CPU)" : ""));
   set_fast_reduced_precision(options.reduced_math == "fast");
   if (!is_directory(model_dir))
     throw InputError(model_dir, file_exists(model_dir) ? "is not a directory (expected a model directory)"

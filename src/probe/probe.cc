@@ -17,6 +17,7 @@
 #include "lvlm_probe/models.h"
 #include "lvlm_probe/text.h"
 #include "features.h"
+#include "provenance.h"
 
 namespace lvlm {
 namespace {
@@ -55,6 +56,7 @@ std::vector<std::vector<double>> divergences_of(const std::vector<TokenTrace>& t
 // --stages fixed without a layer or a file: the model's own file from configs/.
 StageOptions resolve_stage_options(const ProbeRequest& r, const ModelInfo& info) {
   StageOptions o = r.stages;
+  o.final_norm_step = r.lens == LensMode::hf;
   if (o.method != StageOptions::Method::fixed || o.critical_layer > 0 || o.config) return o;
   o.config = find_stage_config(r.stage_configs_dir, info.family, info.num_layers, info.hidden_size);
   if (!o.config)
@@ -82,7 +84,23 @@ std::vector<int> next_prompt_ids(const ProbeResult& r, int image_token) {
   return sequence;
 }
 
+// Why `--skip stabilization` skipped nothing.
+std::string nothing_to_skip(const StageResult& s) {
+  if (!s.critical_layer()) return "the critical layer is undetermined, so there is no stabilization stage to skip";
+  return "the stabilization stage is empty (mutation at layer " + std::to_string(*s.mutation_layer()) +
+         ", right after the critical layer " + std::to_string(*s.critical_layer()) + "), so nothing was skipped";
+}
+
 }  // namespace
+
+void check_request(const ProbeRequest& request, int num_layers) {
+  if (request.skip_stabilization && !request.skip_layers.empty())
+    throw UsageError("--skip-layers and --skip stabilization do not go together: give one");
+  for (int l : request.skip_layers)
+    if (l < 1 || l > num_layers)
+      throw UsageError("--skip-layers: layer " + std::to_string(l) + " is outside 1-" + std::to_string(num_layers) +
+                       " (the model has " + std::to_string(num_layers) + " decoder layers)");
+}
 
 struct ProbeSession::Impl {
   SessionOptions options;
@@ -130,10 +148,13 @@ const ModelInfo& ProbeSession::model() const { return impl_->model->info(); }
 ProbeResult ProbeSession::run(const ProbeRequest& request) {
   auto t0 = Clock::now();
   Impl& s = *impl_;
+  check_request(request, s.model->info().num_layers);
   ProbeResult r;
   r.model = s.model->info();
   r.request = request;
   r.request.stages = resolve_stage_options(request, r.model);
+  r.device = s.options.device;
+  r.provenance = collect_provenance(s.options.model_dir, r.model);
   r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
   at::Tensor pixels = s.pixels(request, &r.image_sha256);
 
@@ -179,20 +200,22 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.timing.lens = lens.seconds();
 
   if (request.skip_stabilization || !request.skip_layers.empty()) {
-    SkipComparison cmp;
-    std::vector<int> layers = request.skip_layers;
-    if (request.skip_stabilization)
-      for (int l = r.stages.critical_layer + 1; l < r.stages.mutation_layer; ++l) layers.push_back(l);
-    GenerateOptions skipped = gen;
-    skipped.observer = nullptr;
-    skipped.skip_layers = layers;
-    GenerateResult sk = generate_greedy(*s.model, r.prompt_ids, pixels, skipped);
-    cmp = compare_outputs(r.token_ids, sk.token_ids);
+    const std::vector<int> layers = request.skip_stabilization ? stabilization_layers(r.stages) : request.skip_layers;
+    // Nothing to skip: the skipped run would be the full run again.
+    GenerateResult sk = out;
+    if (!layers.empty()) {
+      GenerateOptions skipped = gen;
+      skipped.observer = nullptr;
+      skipped.skip_layers = layers;
+      sk = generate_greedy(*s.model, r.prompt_ids, pixels, skipped);
+    }
+    SkipComparison cmp = compare_outputs(r.token_ids, sk.token_ids);
     cmp.mode = request.skip_stabilization ? "stabilization" : "layers";
     cmp.layers = layers;
     cmp.token_ids = sk.token_ids;
     cmp.text = s.decode(sk.token_ids);
     cmp.stop_reason = sk.stop_reason;
+    if (layers.empty()) cmp.note = nothing_to_skip(r.stages);
     r.skip = cmp;
   }
   r.timing.total = s.load_seconds + seconds_since(t0);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "html.h"
+#include "lvlm_probe/report.h"
 
 namespace lvlm {
 namespace render {
@@ -227,8 +228,9 @@ std::string skip_section(const Json& s) {
 std::string render_summary_html(const Json& summary, const RenderOptions& /*options*/) {
   using namespace render;
   const std::string schema = text_or(summary, "schema", "(none)");
-  if (!summary.is_object() || schema != "lvlm-probe/summary/1")
-    throw InputError("summary: schema is " + schema + ", this version reads lvlm-probe/summary/1");
+  if (!summary.is_object() || (schema != kSummarySchema && schema != kSummarySchemaV1))
+    throw InputError("summary: schema is " + schema + ", this version reads " + kSummarySchema + " and " +
+                     kSummarySchemaV1);
   const int L = num_layers_of(summary);
   const Stages stages = read_stages(child(summary, "stages"), L);
   std::string body = header(summary, stages);

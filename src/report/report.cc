@@ -12,14 +12,19 @@
 namespace lvlm {
 namespace {
 
+}  // namespace
+
 OrderedJson stage_options_json(const StageOptions& o) {
   OrderedJson j;
   j["method"] = stage_method_name(o.method);
   j["critical_layer"] = o.critical_layer ? OrderedJson(o.critical_layer) : OrderedJson(nullptr);
   j["window"] = o.window_first ? OrderedJson({o.window_first, o.window_last}) : OrderedJson(nullptr);
   j["config"] = o.config ? OrderedJson(o.config->path) : OrderedJson(nullptr);
+  j["final_norm_step"] = o.search_final_norm_step ? "include" : "exclude";
   return j;
 }
+
+namespace {
 
 OrderedJson tool_json() {
   return {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
@@ -51,7 +56,7 @@ OrderedJson input_json(const ProbeResult& r) {
   return j;
 }
 
-OrderedJson settings_json(const ProbeRequest& q) {
+OrderedJson settings_json(const ProbeRequest& q, const DeviceOptions& device) {
   OrderedJson j;
   j["lens"] = lens_mode_name(q.lens);
   j["divergence"] = divergence_name(q.divergence);
@@ -63,7 +68,19 @@ OrderedJson settings_json(const ProbeRequest& q) {
   j["skip_layers"] = q.skip_layers;
   j["skip_stabilization"] = q.skip_stabilization;
   j["positions"] = q.prompt_positions ? "all" : "last";
+  j["dtype"] = device.dtype;
+  j["reduced_math"] = device.reduced_math;
+  j["threads"] = device.threads;
   return j;
+}
+
+OrderedJson provenance_json(const Provenance& p) {
+  auto text = [](const std::string& s) { return s.empty() ? OrderedJson(nullptr) : OrderedJson(s); };
+  return {{"created", text(p.created)},          {"libtorch", text(p.libtorch)},
+          {"blas", text(p.blas)},                {"onednn", text(p.onednn)},
+          {"cpu", text(p.cpu)},                  {"cpu_isa", text(p.cpu_isa)},
+          {"device", text(p.device)},            {"config_sha256", text(p.config_sha256)},
+          {"weights_header_sha256", text(p.weights_header_sha256)}};
 }
 
 OrderedJson topk_json(const TokenTrace& t, const std::map<int, std::string>& pieces) {
@@ -92,8 +109,7 @@ OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::
   j["position"] = t.position;
   j["id"] = t.token_id;
   j["piece"] = text;
-  j["critical_layer"] = stages.critical_layer;
-  j["mutation_layer"] = stages.mutation_layer;
+  add_token_stages(j, stages);
   j["p_token"] = finite_numbers(t.p_token);
   j["rank"] = t.rank;
   j["entropy"] = finite_numbers(t.entropy);
@@ -160,6 +176,7 @@ OrderedJson skip_json(const SkipComparison& s) {
           {"token_ids", s.token_ids},
           {"text", s.text},
           {"stop_reason", s.stop_reason},
+          {"note", s.note.empty() ? OrderedJson(nullptr) : OrderedJson(s.note)},
           {"agreement",
            {{"identical", s.identical},
             {"matching_prefix", s.matching_prefix},
@@ -180,24 +197,42 @@ OrderedJson value_summary_json(const ValueSummary& s) {
   return {{"mean", s.mean}, {"median", s.median}, {"q1", s.q1}, {"q3", s.q3}, {"min", s.min}, {"max", s.max}};
 }
 
+OrderedJson optional_layer(const std::optional<int>& layer) { return layer ? OrderedJson(*layer) : OrderedJson(nullptr); }
+
+void add_token_stages(OrderedJson& token, const TokenStages& t) {
+  token["critical_layer"] = optional_layer(t.critical_layer);
+  token["mutation_layer"] = optional_layer(t.mutation_layer);
+  token["critical_confidence"] = t.critical_confidence;
+  token["mutation_confidence"] = t.mutation_confidence;
+}
+
 OrderedJson stages_json(const StageResult& s) {
   OrderedJson segments = OrderedJson::array();
   for (const auto& seg : s.segments)
     segments.push_back({{"name", seg.name}, {"first_layer", seg.first_layer}, {"last_layer", seg.last_layer}});
   OrderedJson j;
   j["method"] = s.method;
-  j["critical_layer"] = s.critical_layer;
-  j["mutation_layer"] = s.mutation_layer;
-  j["confidence"] = s.confidence;
-  j["mutation_window"] = {s.window_first, s.window_last};
-  j["critical_layer_mode"] = s.critical_layer_mode;
-  j["mutation_layer_mode"] = s.mutation_layer_mode;
+  j["critical_layer"] = optional_layer(s.overall.critical_layer);
+  j["critical_confidence"] = s.overall.critical_confidence;
+  j["mutation_layer"] = optional_layer(s.overall.mutation_layer);
+  j["mutation_confidence"] = s.overall.mutation_confidence;
+  j["final_norm_step"] = s.final_norm_step ? OrderedJson({{"layer", s.final_norm_step->layer},
+                                                          {"divergence", s.final_norm_step->divergence},
+                                                          {"note", s.final_norm_step->note}})
+                                           : OrderedJson(nullptr);
+  j["mutation_window"] = s.window_first ? OrderedJson({s.window_first, s.window_last}) : OrderedJson(nullptr);
+  j["critical_layer_mode"] = optional_layer(s.critical_layer_mode);
+  j["mutation_layer_mode"] = optional_layer(s.mutation_layer_mode);
+  j["candidates"] = {{"critical_layer", s.overall.critical_candidate ? OrderedJson(s.overall.critical_candidate)
+                                                                      : OrderedJson(nullptr)},
+                     {"mutation_layer", s.overall.mutation_candidate ? OrderedJson(s.overall.mutation_candidate)
+                                                                      : OrderedJson(nullptr)}};
+  j["noise"] = s.noise;
   j["config"] = s.config.empty() ? OrderedJson(nullptr) : OrderedJson(s.config);
   j["segments"] = segments;
   j["aggregate_curve"] = finite_numbers(s.aggregate_curve);
   return j;
 }
-
 
 OrderedJson build_report(const ProbeResult& r) {
   OrderedJson j;
@@ -205,7 +240,8 @@ OrderedJson build_report(const ProbeResult& r) {
   j["tool"] = tool_json();
   j["model"] = model_json(r.model);
   j["input"] = input_json(r);
-  j["settings"] = settings_json(r.request);
+  j["settings"] = settings_json(r.request, r.device);
+  j["provenance"] = provenance_json(r.provenance);
   j["output"] = {{"token_ids", r.token_ids}, {"text", r.text}, {"stop_reason", r.stop_reason}};
   std::map<int, std::string> pieces(r.pieces.begin(), r.pieces.end());
   OrderedJson tokens = OrderedJson::array();

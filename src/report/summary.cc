@@ -97,7 +97,9 @@ OrderedJson build_summary(const SummaryInput& in) {
   j["layers"] = layers_json(in.aggregate);
   j["stages"] = pooled_stages_json(in.aggregate.stages);
   j["histograms"] = {{"critical_layer", in.aggregate.critical_histogram},
-                     {"mutation_layer", in.aggregate.mutation_histogram}};
+                     {"mutation_layer", in.aggregate.mutation_histogram},
+                     {"critical_undetermined", in.aggregate.critical_undetermined},
+                     {"mutation_absent", in.aggregate.mutation_absent}};
   j["features"] = in.features ? features_json(*in.features) : OrderedJson(nullptr);
   j["skip"] = skip_json(in.skips);
   return j;

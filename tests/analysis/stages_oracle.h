@@ -1,6 +1,7 @@
-// The slow oracle for stage detection: docs/stages.md restated plainly, with no prefix sums and
-// no suffix scans; every (c, k, m) triple is tried and m is kept only where it is the SPEC's
-// argmax over (c, L]. stages_test.cc compares it with the fast implementation.
+// The slow oracle for the fit that locates the knee (docs/stages.md, "The fit"), restated plainly
+// with no prefix sums and no suffix scans: every (c, k, m) triple is tried and m is kept only where
+// it is the argmax over (c, L]; the family without a spike is tried for every (c, k).
+// stages_test.cc compares its c with the fast implementation's candidate.
 #pragma once
 
 #include <algorithm>
@@ -13,7 +14,7 @@ using Matrix = std::vector<std::vector<double>>;
 
 struct Fit {
   int c = 0, k = 0, m = 0;
-  double sse = 0, confidence = 0;
+  double sse = 0;
   int params = 0;
 };
 
@@ -98,28 +99,31 @@ inline Fit cut(const std::vector<double>& x, int c, int k, int n) {
 inline Fit whole(const std::vector<double>& x, int c, int k, int m) {
   const int L = static_cast<int>(x.size());
   Fit f = cut(x, c, k, m - 1);
-  f.m = m, f.sse += level_sse(x, m + 1, L), f.params += m < L;
+  f.m = m, f.sse += level_sse(x, m + 1, L), f.params += 2 + (m < L);  // the spike: value and boundary
   return f;
 }
 
-// Every (c, m) pair with 1 <= c < m <= L, kept when `valid`; every k; smallest SSE + penalty x
-// parameters, then fewer parameters, then the earliest c and k.
+// Every (c, m) pair with 1 <= c < m <= L kept when `valid`, and (c, 0) without a spike; every k;
+// smallest SSE + penalty x parameters, then fewer parameters, then the earliest c and k.
 template <typename Valid>
 Fit search(const std::vector<double>& x, Valid valid, double penalty) {
   const int L = static_cast<int>(x.size());
   const double tie = sse_tie(x);
   Fit best;
   double best_score = 0;
-  for (int c = 1; c < L; ++c)
+  auto consider = [&](const Fit& f) {
+    const double score = f.sse + penalty * f.params;
+    if (best.c == 0 || score < best_score - tie || (score <= best_score + tie && f.params < best.params))
+      best = f, best_score = score;
+  };
+  for (int c = 1; c < L; ++c) {
     for (int m = c + 1; m <= L; ++m) {
       if (!valid(c, m)) continue;
-      for (int k = c + 1; k <= m; ++k) {
-        const Fit f = whole(x, c, k, m);
-        const double score = f.sse + penalty * f.params;
-        if (best.c == 0 || score < best_score - tie || (score <= best_score + tie && f.params < best.params))
-          best = f, best_score = score;
-      }
+      for (int k = c + 1; k <= m; ++k) consider(whole(x, c, k, m));
     }
+    if (valid(c, 0))
+      for (int k = c + 1; k <= L + 1; ++k) consider(cut(x, c, k, L));  // no spike
+  }
   return best;
 }
 
@@ -133,31 +137,17 @@ Fit select(const std::vector<double>& x, Valid valid) {
   return search(x, valid, 2 * raw.sse / dof);
 }
 
-// The cut against itself with rapid evolution and plateau merged (no critical layer).
-inline double confidence(const std::vector<double>& x, int c, int k, int m) {
-  const int n = m - 1;
-  if (size(c + 1, k - 1) == 0) return 0;
-  const Fit with = cut(x, c, k, n), without = cut(x, k - 1, k, n);
-  if (n - with.params < 1 || n - without.params < 1) return 0;
-  if (without.sse <= 1e-12 * level_sse(x, 1, n) + n * rounding(x) * rounding(x)) return 0;
-  const double r = 1 - (with.sse / (n - with.params)) / (without.sse / (n - without.params));
-  return std::clamp(r, 0.0, 1.0);
-}
-
 inline Fit automatic(const std::vector<double>& d) {
   const int L = static_cast<int>(d.size());
   const std::vector<double> x = logs(d);
-  Fit best = select(x, [&](int c, int m) { return m == argmax(d, c + 1, L); });
-  best.confidence = confidence(x, best.c, best.k, best.m);
-  return best;
+  // m = 0: the family without a spike, tried for every c.
+  return select(x, [&](int c, int m) { return m == 0 || m == argmax(d, c + 1, L); });
 }
 
 inline Fit fixed(const std::vector<double>& d, int c, int first, int last) {
   const std::vector<double> x = logs(d);
   const int m = argmax(d, first, last);
-  Fit best = select(x, [&](int cc, int mm) { return cc == c && mm == m; });
-  best.confidence = confidence(x, c, best.k, m);
-  return best;
+  return select(x, [&](int cc, int mm) { return cc == c && (mm == 0 || mm == m); });
 }
 
 inline std::vector<double> median(const Matrix& d) {

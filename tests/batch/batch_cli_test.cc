@@ -250,7 +250,11 @@ TEST(BatchCli, ShardsFillOneRunAndAggregateEqualsTheReports) {
     for (const auto& rep : reports)
       for (const auto& t : rep["tokens"]) {
         entropy.push_back(t["entropy"][l].get<double>());
-        if (l == 0) ++critical[t["critical_layer"].get<int>()], ++mutation[t["mutation_layer"].get<int>()], ++tokens;
+        if (l == 0) {
+          ++tokens;
+          if (t["critical_layer"].is_number()) ++critical[t["critical_layer"].get<int>()];
+          if (t["mutation_layer"].is_number()) ++mutation[t["mutation_layer"].get<int>()];
+        }
       }
     std::sort(entropy.begin(), entropy.end());
     auto q = [&](double p) {

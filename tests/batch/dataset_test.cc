@@ -91,7 +91,15 @@ TEST(Dataset, JsonlAndFolder) {
   DatasetOptions o;
   o.kind = DatasetKind::jsonl;
   o.data = dir.file("items.jsonl");
-  EXPECT_THROW(load_dataset(o), InputError);  // line 3 has no prompt and there is no --prompt
+  try {  // line 3 has no prompt and there is no --prompt: the message says how to give one
+    load_dataset(o);
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing key 'prompt' (give each line a prompt, or one for all lines with "
+                                         "--prompt)"),
+              std::string::npos)
+        << e.what();
+  }
   o.prompt = "Default?";
   auto items = load_dataset(o);
   ASSERT_EQ(items.size(), 2u);

@@ -125,6 +125,10 @@ TEST(Cli, InspectDescribesTheFixture) {
   test::CliResult r = test::run_cli("inspect --model '" + test::tiny_model() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("4 layers, hidden 64, MLP 128, 4 heads / 4 KV heads"), std::string::npos) << r.out;
+  // Small models in K/M with the exact count and MiB, not "0.000 B" and "0.00 GiB".
+  EXPECT_NE(r.out.find("parameters    227.392 K (227392)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("0.00 GiB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" MiB"), std::string::npos) << r.out;
   r = test::run_cli("inspect --json --model '" + test::tiny_model() + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(parse_json(r.out, "stdout")["parameters"], 227392);
@@ -177,6 +181,61 @@ TEST(CliRun, OutDashWritesOnlyJsonToStdout) {
   EXPECT_EQ(report["output"]["token_ids"].size(), 2u);
 }
 
+TEST(CliRun, SkipOptionsAreCheckedAndLogged) {
+  test::TempDir dir;
+  const std::string out = dir.file("report.json");
+  const std::string run = run_args(test::tiny_model(), test::tiny_model() + "/test.png", out);
+  test::CliResult r = test::run_cli(run + " --skip-layers 2-3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("skipping layers 2-3:"), std::string::npos) << r.err;  // the layers, not their count
+  expect_failure(test::run_cli(run + " --skip-layers 2 --skip stabilization"),
+                 {2, "--skip-layers and --skip stabilization do not go together"}, "");
+  fs::remove(out);
+  expect_failure(test::run_cli(run + " --skip-layers 3-9"), {2, "--skip-layers: layer 5 is outside 1-4"}, out);
+  // An undetermined c leaves no stabilization to skip: said in the log and the report.
+  r = test::run_cli(run + " --skip stabilization");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--skip stabilization: the critical layer is undetermined"), std::string::npos) << r.err;
+  EXPECT_NE(read_report(out)["skip"]["note"].get<std::string>().find("undetermined"), std::string::npos);
+}
+
+TEST(CliRun, ReducedMathFastNeedsAReducedDtype) {
+  test::TempDir dir;
+  const std::string out = dir.file("report.json");
+  expect_failure(test::run_cli(run_args(test::tiny_model(), test::tiny_model() + "/test.png", out) +
+                               " --dtype f32 --reduced-math fast"),
+                 {2, "--reduced-math fast applies to --dtype bf16 or f16"}, out);
+}
+
+TEST(CliAnalyze, ReanalysesAReportWithoutTheModel) {
+  test::TempDir dir;
+  const std::string base = dir.file("base.json"), again = dir.file("again.json"), page = dir.file("again.html");
+  ASSERT_EQ(test::run_cli(demo_args(base)).exit_code, 0);
+  test::CliResult r = test::run_cli("analyze '" + base + "' --out '" + again + "' --html '" + page + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json a = read_report(base), b = read_report(again);
+  EXPECT_EQ(a["stages"], b["stages"]);  // the same options reproduce the stages exactly
+  EXPECT_EQ(a["tokens"], b["tokens"]);
+  EXPECT_EQ(a["layers"], b["layers"]);
+  EXPECT_TRUE(fs::exists(page));
+  // Other options: a given critical layer.
+  ASSERT_EQ(test::run_cli("analyze '" + base + "' --stages fixed --critical-layer 2 --out '" + again + "'").exit_code, 0);
+  const Json fixed = read_report(again);
+  EXPECT_EQ(fixed["stages"]["method"], "fixed");
+  EXPECT_EQ(fixed["stages"]["critical_layer"], 2);
+  EXPECT_EQ(fixed["layers"][2]["stage"], "rapid_evolution");
+  // A version-1 report comes out as version 2.
+  ASSERT_EQ(test::run_cli("analyze '" + std::string(LVLM_TEST_DATA) + "/reports/demo-report.json' --out '" + again +
+                          "'").exit_code, 0);
+  EXPECT_EQ(read_report(again)["schema"], kReportSchema);
+  // Bad input and usage: one clear line, nothing written.
+  const std::string none = dir.file("none.json");
+  expect_failure(test::run_cli("analyze '" + dir.file("missing.json") + "' --out '" + none + "'"), {3, "missing.json"},
+                 none);
+  expect_failure(test::run_cli("analyze '" + base + "' --stages auto --critical-layer 2 --out '" + none + "'"),
+                 {2, "--critical-layer needs --stages fixed"}, none);
+}
+
 TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
   test::TempDir dir;
   const std::string base = dir.file("base.json");
@@ -186,17 +245,35 @@ TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
   EXPECT_EQ(same.exit_code, 0) << same.err;
   EXPECT_NE(same.out.find("OK"), std::string::npos);
 
-  Json shifted = read_json_file(base);
-  const int c = shifted["stages"]["critical_layer"];
-  shifted["stages"]["critical_layer"] = c + 2;
+  // The tiny model's boundaries are undetermined; give the baseline confident ones to move.
+  Json confident = read_json_file(base);
+  confident["stages"]["critical_layer"] = 1, confident["stages"]["critical_confidence"] = 0.9;
+  write_file_atomic(dir.file("confident.json"), confident.dump());
+  Json shifted = confident;
+  shifted["stages"]["critical_layer"] = 3;
   write_file_atomic(dir.file("shifted.json"), shifted.dump());
-  test::CliResult moved = test::run_cli(check + "'" + dir.file("shifted.json") + "'");
+  const std::string from = "check --baseline '" + dir.file("confident.json") + "' --candidate ";
+  test::CliResult moved = test::run_cli(from + "'" + dir.file("shifted.json") + "'");
   EXPECT_EQ(moved.exit_code, 1);
-  EXPECT_NE(moved.out.find("REGRESSION critical_layer: moved from " + std::to_string(c) + " to " +
-                           std::to_string(c + 2) + " (by 2 > tolerance 1)"),
-            std::string::npos)
+  EXPECT_NE(moved.out.find("REGRESSION critical_layer: moved from 1 to 3 (by 2 > tolerance 1)"), std::string::npos)
       << moved.out;
-  EXPECT_EQ(test::run_cli(check + "'" + dir.file("shifted.json") + "' --tolerance 2").exit_code, 0);
+  EXPECT_EQ(test::run_cli(from + "'" + dir.file("shifted.json") + "' --tolerance 2").exit_code, 0);
+  // Below --min-confidence: not compared.
+  EXPECT_EQ(test::run_cli(from + "'" + dir.file("shifted.json") + "' --min-confidence 0.95").exit_code, 0);
+  // Determined in the baseline, undetermined in the candidate: a change.
+  test::CliResult lost = test::run_cli(from + "'" + base + "'");
+  EXPECT_EQ(lost.exit_code, 1);
+  EXPECT_NE(lost.out.find("REGRESSION critical_layer: changed: baseline 1 (confidence 0.90), candidate undetermined"),
+            std::string::npos)
+      << lost.out;
+  // Another lens: not comparable (exit 2) unless allowed.
+  Json raw = read_json_file(base);
+  raw["settings"]["lens"] = "raw";
+  write_file_atomic(dir.file("raw.json"), raw.dump());
+  test::CliResult other = test::run_cli(check + "'" + dir.file("raw.json") + "'");
+  EXPECT_EQ(other.exit_code, 2);
+  EXPECT_NE(other.err.find("not comparable: lens \"norm\" vs \"raw\""), std::string::npos) << other.err;
+  EXPECT_EQ(test::run_cli(check + "'" + dir.file("raw.json") + "' --allow-different lens").exit_code, 0);
 
   Json tokens = read_json_file(base);
   tokens["output"]["token_ids"][3] = 7;
@@ -205,7 +282,7 @@ TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
   EXPECT_EQ(changed.exit_code, 1);
   EXPECT_NE(changed.out.find("REGRESSION output tokens: differ from step 3"), std::string::npos) << changed.out;
 
-  write_file_atomic(dir.file("corrupt.json"), "{\"schema\": \"lvlm-probe/report/1\", ");
+  write_file_atomic(dir.file("corrupt.json"), "{\"schema\": \"lvlm-probe/report/2\", ");
   EXPECT_EQ(test::run_cli(check + "'" + dir.file("corrupt.json") + "'").exit_code, 3);
   Json future = read_json_file(base);
   future["schema"] = "lvlm-probe/report/9";

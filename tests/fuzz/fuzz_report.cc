@@ -13,7 +13,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       lvlm::validate_report(j, "report.json");
       is_report = true;
     });
-    if (is_report) (void)lvlm::check_reports(j, j, 1);
+    if (is_report) (void)lvlm::check_reports(j, j, lvlm::CheckOptions{});
     lvlm::RenderOptions options;
     options.max_rows = 40;  // keep pages small: the fuzzer looks for crashes, not big pages
     options.max_columns = 20;

@@ -1,5 +1,7 @@
 // ProbeSession end to end on the tiny fixture: the report's numbers come from the lens and the
 // model (tested elsewhere against transformers); here the pipeline around them.
+#include <torch/version.h>
+
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/probe.h"
 #include "lvlm_probe/report.h"
@@ -55,9 +57,19 @@ TEST_F(Probe, ReportHoldsTheRun) {
   for (const auto& t : r.tokens) d3.push_back(t.d_prev[3]);
   std::sort(d3.begin(), d3.end());
   EXPECT_DOUBLE_EQ(report["layers"][3]["d_prev"]["median"].get<double>(), 0.5 * (d3[3] + d3[4]));
-  const int c = report["stages"]["critical_layer"], m = report["stages"]["mutation_layer"];
+  // Four layers are too few to judge a knee (docs/stages.md, "Tiny models"): undetermined, but the
+  // fit's candidates are reported.
+  EXPECT_TRUE(report["stages"]["critical_layer"].is_null());
+  EXPECT_EQ(report["layers"][1]["stage"], "undetermined");
+  const int c = report["stages"]["candidates"]["critical_layer"], m = report["stages"]["candidates"]["mutation_layer"];
   EXPECT_LT(c, m);
-  EXPECT_EQ(report["layers"][m]["stage"], "mutation");
+  EXPECT_EQ(report["settings"]["reduced_math"], "exact");
+  const Json& p = report["provenance"];
+  EXPECT_EQ(p["config_sha256"], sha256_hex(read_file(test::tiny_model() + "/config.json")));
+  EXPECT_EQ(p["weights_header_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(p["libtorch"].get<std::string>().substr(0, 1), std::string(TORCH_VERSION).substr(0, 1));
+  EXPECT_EQ(p["created"].get<std::string>().size(), 20u);  // 2026-12-06T15:30:12Z
+  EXPECT_EQ(p["device"], "cpu");
 }
 
 TEST_F(Probe, SkippedRunsMatchTransformers) {
@@ -78,10 +90,32 @@ TEST_F(Probe, SkipStabilizationSkipsBetweenTheBoundaries) {
   q.skip_stabilization = true;
   ProbeResult r = session_->run(q);
   ASSERT_TRUE(r.skip.has_value());
-  std::vector<int> expected;
-  for (int l = r.stages.critical_layer + 1; l < r.stages.mutation_layer; ++l) expected.push_back(l);
-  EXPECT_EQ(r.skip->layers, expected);
+  EXPECT_EQ(r.skip->layers, stabilization_layers(r.stages));
   EXPECT_EQ(r.skip->mode, "stabilization");
+  // The 4-layer model's c is undetermined: nothing is skipped, and the report says why.
+  EXPECT_TRUE(r.skip->layers.empty());
+  EXPECT_NE(r.skip->note.find("undetermined"), std::string::npos) << r.skip->note;
+  EXPECT_TRUE(r.skip->identical);
+  // Given a critical layer, stabilization is [c+1, m-1] (or [c+1, L] without a jump).
+  q.stages = stage_options_from_flags("fixed", 1, "");
+  const ProbeResult fixed = session_->run(q);
+  EXPECT_EQ(fixed.skip->layers, stabilization_layers(fixed.stages));
+  EXPECT_EQ(fixed.skip->note.empty(), !fixed.skip->layers.empty()) << fixed.skip->note;
+  if (!fixed.skip->layers.empty()) EXPECT_EQ(fixed.skip->layers.front(), 2);
+}
+
+TEST_F(Probe, RefusesSkipRequestsBeforeProbing) {
+  ProbeRequest both = request();
+  both.skip_stabilization = true, both.skip_layers = {2};
+  EXPECT_THROW(session_->run(both), UsageError);
+  ProbeRequest outside = request();
+  outside.skip_layers = {2, 5};
+  try {
+    session_->run(outside);
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_EQ(std::string(e.what()), "--skip-layers: layer 5 is outside 1-4 (the model has 4 decoder layers)");
+  }
 }
 
 TEST_F(Probe, FixedStagesUseTheGivenCriticalLayer) {
@@ -89,8 +123,8 @@ TEST_F(Probe, FixedStagesUseTheGivenCriticalLayer) {
   q.stages = stage_options_from_flags("fixed", 2, "");
   ProbeResult r = session_->run(q);
   EXPECT_EQ(r.stages.method, "fixed");
-  EXPECT_EQ(r.stages.critical_layer, 2);
-  EXPECT_GE(r.stages.mutation_layer, 3);
+  EXPECT_EQ(r.stages.critical_layer(), 2);
+  EXPECT_GE(r.stages.overall.mutation_candidate, 3);
   // No --critical-layer and no configs/ file for a 4-layer model: a usage error that says so.
   ProbeRequest none = request();
   none.stages = stage_options_from_flags("fixed", 0, "");

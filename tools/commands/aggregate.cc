@@ -37,10 +37,9 @@ void add_aggregate(CLI::App& app, Action& action) {
       write_file_atomic(f->out, dump_json(summary));
       const auto& items = summary["items"];
       const auto& stages = summary["stages"];
-      spdlog::info("{} items ({} failed), {} tokens; critical layer {}, mutation layer {} (confidence {:.2f})",
+      spdlog::info("{} items ({} failed), {} tokens; critical layer {}, mutation layer {}",
                    items["ok"].get<size_t>(), items["failed"].get<size_t>(), items["tokens"].get<size_t>(),
-                   stages["critical_layer"].get<int>(), stages["mutation_layer"].get<int>(),
-                   stages["confidence"].get<double>());
+                   stages["critical_layer"].dump(), stages["mutation_layer"].dump());
       if (f->out != "-") spdlog::info("summary written to {}", f->out);
       if (!f->html.empty()) write_html(f->html, Json::parse(summary.dump()));
       return 0;

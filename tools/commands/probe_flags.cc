@@ -33,11 +33,12 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
   sub.add_option("--positions", f.positions, "last: measure the predicting position of each generated token; "
                                              "all: also every prompt position (report section prompt_positions)")
       ->capture_default_str()->check(CLI::IsMember({"last", "all"}));
-  sub.add_option("--dtype", f.session.device.dtype, "compute dtype: auto (bf16 on CUDA, f32 on CPU), f32, bf16, f16")
+  sub.add_option("--dtype", f.session.device.dtype, "compute dtype: auto (bf16 on CUDA, f32 on CPU), f32, bf16, f16 (f16 on the CPU needs libtorch 2)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}));
   sub.add_option("--reduced-math", f.session.device.reduced_math,
-                 "bf16/f16 on the CPU: exact (libtorch's kernels, as transformers) or fast (float32 "
-                 "products rounded once; ~30x faster on libtorch 1.13 without AVX-512, where exact is a scalar loop)")
+                 "bf16 on the CPU: exact (libtorch's kernels, as transformers) or fast (float32 "
+                 "products rounded once; ~30x faster on libtorch 1.13 without AVX-512, where exact is a scalar loop); "
+                 "fast with f32 is refused")
       ->capture_default_str()->check(CLI::IsMember({"exact", "fast"}));
   sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
   sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = all cores)")
@@ -51,6 +52,8 @@ void finish_probe_flags(ProbeFlags& f) {
   if (!f.input_ids.empty()) r.input_ids = parse_input_ids(f.input_ids);
   if (!f.skip_layers.empty()) r.skip_layers = parse_int_list(f.skip_layers, "--skip-layers");
   r.skip_stabilization = f.skip == "stabilization";
+  if (r.skip_stabilization && !r.skip_layers.empty())
+    throw UsageError("--skip-layers and --skip stabilization do not go together: give one");
   r.prompt_positions = f.positions == "all";
   r.stages = stage_options_from_flags(f.stages, f.critical_layer, f.stage_config);
   r.stage_configs_dir = shipped_path("configs");
@@ -58,12 +61,10 @@ void finish_probe_flags(ProbeFlags& f) {
 
 void print_summary(const ProbeResult& r, const std::string& report_path) {
   if (report_path != "-") std::cout << r.text << std::endl;
-  const StageResult& s = r.stages;
-  spdlog::info("{} tokens ({}); critical layer {}, mutation layer {} of {} ({}, confidence {:.2f})",
-               r.token_ids.size(), r.stop_reason, s.critical_layer, s.mutation_layer, r.model.num_layers,
-               s.method, s.confidence);
-  if (r.skip)
-    spdlog::info("skipping layers {}: {} (matching prefix {} of {})", r.skip->layers.size(),
+  spdlog::info("{} tokens ({}); {}", r.token_ids.size(), r.stop_reason, stage_summary(r.stages));
+  if (r.skip && !r.skip->note.empty()) spdlog::warn("--skip {}: {}", r.skip->mode, r.skip->note);
+  if (r.skip && !r.skip->layers.empty())
+    spdlog::info("skipping layers {}: {} (matching prefix {} of {})", int_list_text(r.skip->layers),
                  r.skip->identical ? "identical output" : "output differs", r.skip->matching_prefix,
                  r.token_ids.size());
   if (report_path != "-") spdlog::info("report written to {}", report_path);

@@ -13,7 +13,8 @@ void add_run(CLI::App& app, Action& action) {
   auto tsne = std::make_shared<std::string>("stages");
   CLI::App* sub = app.add_subcommand("run", "probe one image and prompt; write the JSON report");
   sub->add_option("--model", f->session.model_dir, "Hugging Face model directory")->required();
-  sub->add_option("--image", f->request.image, "image file (JPEG, PNG, BMP, GIF, PPM)");
+  sub->add_option("--image", f->request.image,
+                  "image file (JPEG, PNG, BMP, GIF, PPM); required with --prompt, optional only with --input-ids");
   auto* prompt = sub->add_option("--prompt", f->request.prompt, "the question; put into --template");
   auto* ids = sub->add_option("--input-ids", f->input_ids, "explicit prompt ids, e.g. 1,2,3 (instead of --prompt)");
   prompt->excludes(ids);
@@ -27,6 +28,8 @@ void add_run(CLI::App& app, Action& action) {
   sub->callback([&action, f, out, html, features, tsne] {
     action = [f, out, html, features, tsne] {
       if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("run: give --prompt or --input-ids");
+      if (!f->request.prompt.empty() && f->request.image.empty())
+        throw UsageError("run: --image is required with --prompt (the template holds the image token)");
       f->request.dump_features = *features;
       finish_probe_flags(*f);
       for (const std::string* path : {out.get(), html.get(), features.get()}) require_output_dir(*path);

@@ -8,9 +8,23 @@
 namespace lvlm {
 namespace {
 
+// Bytes in GiB from 1 GiB on, else MiB (tiny test models would read "0.00 GiB").
 std::string gib(uint64_t bytes) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1u << 30));
+  if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  else std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(bytes) / (1ull << 20));
+  return buf;
+}
+
+// A parameter count as "7.063 B (7062886400)", "1.25 M (1250000)", "812": a round figure with
+// the exact count beside it.
+std::string count_text(uint64_t n) {
+  char buf[64];
+  const double x = static_cast<double>(n);
+  if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.3f B (%llu)", x / 1e9, static_cast<unsigned long long>(n));
+  else if (n >= 1000000ull) std::snprintf(buf, sizeof buf, "%.3f M (%llu)", x / 1e6, static_cast<unsigned long long>(n));
+  else if (n >= 1000ull) std::snprintf(buf, sizeof buf, "%.3f K (%llu)", x / 1e3, static_cast<unsigned long long>(n));
+  else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
   return buf;
 }
 
@@ -65,14 +79,14 @@ ModelDescription describe_model(const std::string& model_dir) {
                 "              rope_theta %g, rms_norm_eps %g, LM head %s\n"
                 "vision        CLIP %d layers, hidden %d, %d heads, %dpx / patch %d, feature layer %d (%s) -> %d features\n"
                 "on disk       %zu file(s): %s\n"
-                "parameters    %.3f B\n"
+                "parameters    %s\n"
                 "memory        weights %s as stored; probe needs ~%s in f32 on CPU, ~%s in bf16 (incl. KV cache for %d positions)\n",
                 model_dir.c_str(), c.architecture.c_str(), t.num_hidden_layers, t.hidden_size, t.intermediate_size,
                 t.num_attention_heads, t.num_key_value_heads, t.head_dim, t.vocab_size, t.max_position_embeddings,
                 t.rope_theta, t.rms_norm_eps, t.tie_word_embeddings ? "tied to the embeddings" : "untied",
                 v.num_hidden_layers, v.hidden_size, v.num_attention_heads, v.image_size, v.patch_size,
                 c.vision_feature_layer, c.vision_feature_select_strategy.c_str(), c.num_image_features(),
-                store.files().size(), dt.c_str(), static_cast<double>(params) / 1e9, gib(disk).c_str(),
+                store.files().size(), dt.c_str(), count_text(params).c_str(), gib(disk).c_str(),
                 gib(params * 4 + working_bytes(c, 4)).c_str(), gib(params * 2 + working_bytes(c, 2)).c_str(),
                 t.max_position_embeddings);
   d.text = buf;
