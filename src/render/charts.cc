@@ -106,9 +106,11 @@ struct YScale {
   bool log = false;
   double lo = 0, hi = 1, floor = 0;  // floor: smallest value drawn on a log axis
   const Frame* f = nullptr;
-  double y(double v) const {
-    const double t = log ? (std::log10(std::max(v, floor)) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
-                         : (v - lo) / (hi - lo);
+  // A data value: on a log axis, values below `floor` (zeros) are drawn at the floor.
+  double y(double v) const { return at(log ? std::max(v, floor) : v); }
+  // Where `v` itself lies (ticks: the lowest decade lies below the floor, not at it).
+  double at(double v) const {
+    const double t = log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) : (v - lo) / (hi - lo);
     return f->bottom_y() - std::clamp(t, -0.02, 1.02) * f->plot_h();
   }
 };
@@ -151,7 +153,7 @@ std::string draw_y_axis(const YScale& s, const std::string& label) {
       ticks.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
   }
   for (double v : ticks) {
-    const double y = s.y(v);
+    const double y = s.at(v);
     out += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(f.left + f.plot_w()) + "\" y2=\"" + px(y) +
            "\" class=\"grid\"/>" + text_at(f.left - 4, y + 4, fmt(v, 3), "tick", "end");
   }

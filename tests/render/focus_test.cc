@@ -121,6 +121,26 @@ TEST(RenderFocus, MarkLabelsNeitherOverlapNorClip) {
   }
 }
 
+TEST(RenderFocus, LogAxisLabelsKeepApart) {
+  // p_token is exactly 0 at layer 0 (drawn at a floor above the lowest decade) and competitors
+  // reach 1e-4: the y tick labels of every chart stay 15 px apart (10 px text; the axis spaces
+  // decades 16 px apart at least).
+  const std::string html = render_report_html(test::synthetic_report(4, 32, 18, 27));
+  const std::regex tick("<text x=\"[-0-9.]+\" y=\"([-0-9.]+)\" class=\"tick\" text-anchor=\"end\">([^<]*)</text>");
+  size_t charts = 0;
+  for (size_t at = html.find("<svg "); at != std::string::npos; at = html.find("<svg ", at + 1)) {
+    const std::string svg = html.substr(at, html.find("</svg>", at) - at);
+    std::vector<std::pair<double, std::string>> ys;
+    for (auto it = std::sregex_iterator(svg.begin(), svg.end(), tick); it != std::sregex_iterator(); ++it)
+      ys.push_back({std::stod((*it)[1]), (*it)[2]});
+    charts += !ys.empty();
+    std::sort(ys.begin(), ys.end());
+    for (size_t i = 1; i < ys.size(); ++i)
+      EXPECT_GE(ys[i].first - ys[i - 1].first, 15.0) << ys[i - 1].second << " and " << ys[i].second << " collide";
+  }
+  EXPECT_GE(charts, 7u);
+}
+
 TEST(RenderFocus, EmptyAndWhitespacePiecesShowTheirIds) {
   Json report = test::synthetic_report(3, 8, 4, 6);
   report["tokens"][0]["piece"] = "";
