@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
     }
     if (cmd == "report2" && argc == 7) {
       const int n = std::atoi(argv[2]), L = std::atoi(argv[3]), c = std::atoi(argv[4]), m = std::atoi(argv[5]);
-      lvlm::Json j = lvlm::test::report_v2(lvlm::test::synthetic_report(n, L, std::max(c, 2), m < 0 ? L : m), c, m);
+      lvlm::Json j = lvlm::test::report_v2(lvlm::test::synthetic_report(n, L, std::max(c, 2), m < 0 ? L : m), c, m,
+                                           c < 0 ? 0.05 : 0.9, m < 0 ? 0.05 : 0.8);
       if (m == L) j["stages"]["final_norm_step"] = {{"layer", L}, {"divergence", 0.3}, {"note", "hf lens"}};
       j["tokens"][0]["piece"] = "";
       j["tokens"][1]["piece"] = " ";
