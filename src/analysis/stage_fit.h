@@ -35,6 +35,8 @@ struct Moments {
   // A line from 3 layers on, a level below (see the top); 0 when empty.
   double sloped_sse() const { return n >= 3 ? line_sse() : level_sse(); }
   int sloped_params() const { return n >= 3 ? 2 : n >= 1 ? 1 : 0; }
+  double sll() const { return ll - l * l / n; }  // spread of the layers about their mean
+  double slope() const { return (lx - l * x / n) / sll(); }  // of the least-squares line (n >= 2)
 };
 
 // Least-squares residuals of segments of one log curve in O(1) each, from prefix sums over the

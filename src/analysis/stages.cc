@@ -101,6 +101,31 @@ double token_noise(const Matrix& d, int n) {
   return median_of(spreads);
 }
 
+// The noise of one value of x from the chosen model's residuals, robustly: 1.4826 x the median
+// absolute residual, scaled up for the parameters the fit spent (sqrt(N / (N - p))). A median,
+// so that a second peak or one odd layer the model has no piece for does not pass for noise.
+double residual_noise(const std::vector<double>& x, const Candidate& fit, int n) {
+  std::vector<double> residuals;
+  auto piece = [&](int first, int last, bool sloped) {
+    if (last < first) return;
+    double ml = 0, mx = 0;
+    for (int l = first; l <= last; ++l) ml += l, mx += x[l - 1];
+    const int count = last - first + 1;
+    ml /= count, mx /= count;
+    double sll = 0, slx = 0;
+    for (int l = first; l <= last; ++l) sll += (l - ml) * (l - ml), slx += (l - ml) * (x[l - 1] - mx);
+    const double slope = sloped && count >= 3 ? slx / sll : 0.0;
+    for (int l = first; l <= last; ++l) residuals.push_back(std::fabs(x[l - 1] - (mx + slope * (l - ml))));
+  };
+  piece(1, fit.c, true);
+  piece(fit.c + 1, fit.k - 1, false);
+  piece(fit.k, fit.rise_end(n), true);
+  if (fit.spike()) piece(fit.m + 1, n, false);
+  const int N = static_cast<int>(residuals.size()), dof = N - fit.cut.params;
+  if (N == 0 || dof < 1) return 0;
+  return kMadToSigma * median_of(residuals) * std::sqrt(static_cast<double>(N) / dof);
+}
+
 // The second piece of the knee: stabilization when the fit has one, else what follows rapid
 // evolution (a late rise, or the tail after a spike right at c + 1). Empty when nothing does.
 Moments after_knee(const SegmentFits& f, const Candidate& x, bool* sloped) {
@@ -112,14 +137,25 @@ Moments after_knee(const SegmentFits& f, const Candidate& x, bool* sloped) {
   return {};
 }
 
+// A knee flattens the curve: the layers after it must not fall significantly faster than rapid
+// evolution did (four standard errors of the slope difference). A fall that steepens, such as a
+// decay linear in d (concave in log d), has no layer where the distribution settles.
+bool falls_faster_after(const Moments& rapid, const Moments& after, double sigma2, double tie) {
+  if (rapid.n < 3 || after.n < 3) return false;
+  const double se = std::sqrt(sigma2 * (1 / rapid.sll() + 1 / after.sll()));
+  return after.slope() < rapid.slope() - 4 * se - tie;
+}
+
 // Critical confidence (docs/stages.md): the knee model (rapid evolution, then the piece after
 // it) against one straight trend over the same layers. F = (SSE_trend - SSE_knee) / (extra
 // parameters x sigma^2), confidence = 1 - 2^(-F / kKneeScale). 0 when the layers after the knee
-// lie above rapid evolution (an increasing curve has no knee) or too few layers remain to judge.
+// lie above rapid evolution (an increasing curve has no knee), fall faster than it, or too few
+// layers remain to judge.
 double critical_confidence(const SegmentFits& f, const Candidate& x, double sigma2) {
   bool sloped = false;
   const Moments rapid = f.over(1, x.c), after = after_knee(f, x, &sloped);
   if (after.n == 0 || rapid.mean() <= after.mean() + f.mean_tie()) return 0;
+  if (falls_faster_after(rapid, after, sigma2, f.mean_tie())) return 0;
   const Moments both = rapid + after;
   const int params = rapid.sloped_params() + (sloped ? after.sloped_params() : 1) + 1;
   if (both.n < params + 1) return 0;
@@ -136,8 +172,8 @@ double critical_confidence(const SegmentFits& f, const Candidate& x, double sigm
 double jump_scale(int n) { return std::sqrt(2 * std::log(std::max(n, 2))) + 1.5; }
 
 // Mutation confidence (docs/stages.md): z = (x_m - plateau level) / noise, with the plateau the
-// fit's stabilization layers other than m (all layers after c other than m when it has fewer
-// than 2) and the noise the larger of sigma and the plateau's own spread (1.4826 MAD, from 3
+// fit's stabilization layers other than m (else the layers between c and m, else all layers after
+// c but m, whichever first has 2) and the noise the larger of sigma and the plateau's own spread (1.4826 MAD, from 3
 // layers). Confidence = 1 - 2^(-(z / z0)^2), z0 = jump_scale(window size).
 double mutation_confidence(const std::vector<double>& x, const SegmentFits& f, const Candidate& fit, int m,
                            int window_size, double sigma) {
@@ -148,6 +184,7 @@ double mutation_confidence(const std::vector<double>& x, const SegmentFits& f, c
       if (l != m) plateau.push_back(x[l - 1]);
   };
   collect(fit.c + 1, fit.k - 1);
+  if (plateau.size() < 2) plateau.clear(), collect(fit.c + 1, m - 1);
   if (plateau.size() < 2) plateau.clear(), collect(fit.c + 1, n);
   if (plateau.empty()) return 0;
   const double level = median_of(plateau);
@@ -186,9 +223,8 @@ TokenStages judge_curve(const std::vector<double>& d, const Search& s, double no
   }
   const int c_first = s.fixed_c ? s.fixed_c : 1, c_last = s.fixed_c ? s.fixed_c : s.n - 1;
   const Candidate fit = stage_fit::select_candidate(f, c_first, c_last, mutation);
-  const int dof = s.n - fit.cut.params;
-  const double residual = dof >= 1 ? fit.cut.sse / dof : 0;
-  const double sigma2 = std::max(noise * noise, residual);
+  const double residual = residual_noise(x, fit, s.n);
+  const double sigma2 = std::max(noise * noise, residual * residual);
   out.critical_candidate = fit.c;
   out.critical_confidence = critical_confidence(f, fit, sigma2);
   if (s.fixed_c || out.critical_confidence >= kStageDecision) out.critical_layer = fit.c;

@@ -58,6 +58,17 @@ void validate_report(const Json& report, const std::string& origin) {
       require_layer_array(tokens[i], key, n, origin, i);
 }
 
+namespace {
+
+// parent[key] when parent is an object holding it, else `fallback` (an empty object by default).
+const Json& object_at(const Json& parent, const char* key, const Json& fallback = Json::object()) {
+  static const Json kEmpty = Json::object(), kNull;
+  const Json& none = fallback.is_null() ? kNull : kEmpty;
+  return parent.is_object() && parent.contains(key) ? parent[key] : none;
+}
+
+}  // namespace
+
 StageOptions stage_options_of_report(const Json& report) {
   StageOptions o;
   const Json& stages = report.at("stages");
@@ -69,12 +80,18 @@ StageOptions stage_options_of_report(const Json& report) {
     o.method = StageOptions::Method::fixed;
     const Json& c = stages["critical_layer"];
     o.critical_layer = c.is_number_integer() ? c.get<int>() : 0;
-    const Json window = stages.value("mutation_window", Json());
+    // The window as given (settings), else as resolved (stages: a version-1 report's only record).
+    const Json& settings_stages = object_at(object_at(report, "settings"), "stages");
+    const Json window = report.contains("settings") ? object_at(settings_stages, "window", Json())
+                                                    : object_at(stages, "mutation_window", Json());
     if (window.is_array() && window.size() == 2 && window[0].is_number_integer() && window[1].is_number_integer())
       o.window_first = window[0].get<int>(), o.window_last = window[1].get<int>();
     // c and the window came from a stage file: keep naming it, with the values it gave.
     const std::string file = text(stages, "config", "");
     if (!file.empty() && o.critical_layer > 0) {
+      const Json& resolved = object_at(stages, "mutation_window", Json());
+      if (resolved.is_array() && resolved.size() == 2 && resolved[0].is_number_integer())
+        o.window_first = resolved[0].get<int>(), o.window_last = resolved[1].get<int>();
       StageConfig k;
       k.path = file;
       k.num_layers = report.at("model").at("num_layers").get<int>();
@@ -83,9 +100,9 @@ StageOptions stage_options_of_report(const Json& report) {
       o.critical_layer = o.window_first = o.window_last = 0;
     }
   }
-  const Json settings = report.value("settings", Json::object());
+  const Json& settings = object_at(report, "settings");
   o.final_norm_step = text(settings, "lens", "norm") == "hf";
-  o.search_final_norm_step = text(settings.value("stages", Json::object()), "final_norm_step", "exclude") == "include";
+  o.search_final_norm_step = text(object_at(settings, "stages"), "final_norm_step", "exclude") == "include";
   return o;
 }
 

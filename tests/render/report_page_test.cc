@@ -74,7 +74,7 @@ TEST(RenderReportHtml, HostileTokenPiecesAreInert) {
 
 TEST(RenderReportHtml, RejectsOtherSchemas) {
   Json report = test::synthetic_report(2, 4, 1, 3);
-  report["schema"] = "lvlm-probe/report/3";
+  report["schema"] = "lvlm-probe/report/9";
   EXPECT_THROW(render_report_html(report), InputError);
   EXPECT_THROW(render_html(report), InputError);
   report["schema"] = "something/else";

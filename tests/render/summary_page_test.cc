@@ -117,7 +117,7 @@ TEST(RenderSummaryHtml, SkipAgreementIsSummarisedAcrossItems) {
 
 TEST(RenderSummaryHtml, RejectsOtherSchemas) {
   Json summary = test::synthetic_summary(3, 8, 4, 6);
-  summary["schema"] = "lvlm-probe/summary/3";
+  summary["schema"] = "lvlm-probe/summary/9";
   EXPECT_THROW(render_summary_html(summary), InputError);
   EXPECT_THROW(render_html(summary), InputError);
   const Json no_layers = {{"schema", "lvlm-probe/summary/1"}};

@@ -27,6 +27,10 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
       ->capture_default_str()->check(CLI::IsMember({"auto", "fixed"}));
   sub.add_option("--critical-layer", f.critical_layer, "critical layer for --stages fixed");
   sub.add_option("--stage-config", f.stage_config, "per-model stage file for --stages fixed (default: match in configs/)");
+  sub.add_option("--final-norm-step", f.final_norm_step,
+                 "--lens hf: exclude layer L (where only that lens applies the final norm) from the mutation search, "
+                 "or include it")
+      ->capture_default_str()->check(CLI::IsMember({"exclude", "include"}));
   sub.add_option("--skip-layers", f.skip_layers, "also run with these layers as identity, e.g. 19-30,32");
   sub.add_option("--skip", f.skip, "stabilization: also run with the layers (c, m) skipped")
       ->check(CLI::IsMember({"stabilization"}));
@@ -56,6 +60,7 @@ void finish_probe_flags(ProbeFlags& f) {
     throw UsageError("--skip-layers and --skip stabilization do not go together: give one");
   r.prompt_positions = f.positions == "all";
   r.stages = stage_options_from_flags(f.stages, f.critical_layer, f.stage_config);
+  r.stages.search_final_norm_step = f.final_norm_step == "include";
   r.stage_configs_dir = shipped_path("configs");
 }
 

@@ -12,7 +12,7 @@ struct ProbeFlags {
   SessionOptions session;
   ProbeRequest request;
   std::string input_ids, lens = "norm", js = "jsd", stages = "auto", skip_layers, skip, stage_config;
-  std::string positions = "last";
+  std::string positions = "last", final_norm_step = "exclude";
   int critical_layer = 0;
 };
 
