@@ -236,7 +236,7 @@ TEST(BatchCli, ShardsFillOneRunAndAggregateEqualsTheReports) {
                    dir.file("summary.html") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const Json s = read_json_file(dir.file("summary.json"));
-  EXPECT_EQ(s["schema"], "lvlm-probe/summary/1");
+  EXPECT_EQ(s["schema"], kSummarySchema);
   EXPECT_EQ(s["items"]["ok"], n);
 
   // Recompute from the reports: entropy quartiles at every layer, histograms of c and m.
