@@ -207,6 +207,14 @@ struct EmbeddingOptions {
   int iterations = 1000;   // t-SNE gradient steps (the first 250 with early exaggeration)
 };
 
+// How a report page's per-image t-SNE (every generated token at every layer) is made and coloured:
+// `stages`: layers 0..L scaled to unit length, coloured by the detected stages; `paper`: as the
+// authors' tsne.py / combined_tsne.py, layers 1..L through scikit-learn's MaxAbsScaler (each
+// feature divided by its largest magnitude), perplexity 40, 2000 steps, fixed layer groups.
+enum class TokenEmbeddingStyle { stages, paper };
+const char* token_embedding_style_name(TokenEmbeddingStyle style);        // "stages" | "paper"
+TokenEmbeddingStyle parse_token_embedding_style(const std::string& name);  // UsageError naming --tsne
+
 struct Embedding {
   std::vector<std::array<double, 2>> points;  // one per input row
   double perplexity = 0;                      // t-SNE: the perplexity used, after clipping

@@ -106,6 +106,10 @@ class WeightStore {
 
 std::string shape_string(const std::vector<int64_t>& shape);  // "[4096, 11008]"
 
+// An F32 or F16 tensor's values as float32 (F16 widened exactly). InputError naming the file for
+// any other dtype.
+std::vector<float> tensor_as_f32(const TensorView& tensor);
+
 // Writes a safetensors file (used by `preprocess`, `--dump-features` and `make-model`).
 // Tensors are written in the given order, 8-byte aligned, atomically (temp file + rename).
 struct TensorToWrite {

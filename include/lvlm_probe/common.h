@@ -127,6 +127,9 @@ class OutputSet {
   // typo fails before minutes of model time.
   void add_output(const std::string& path, const std::string& flag);
   bool writes_stdout() const;
+  // Where this command can read back a file it wrote to `path` before commit(): the staged temp
+  // file (a page that draws the features the same command dumped); `path` when none is staged.
+  std::string readable(const std::string& path) const;
 
   // Checks every target again, writes the stdout bytes, renames every temp file into place and
   // fsyncs their directories. Throws RuntimeFailure naming the file when any step fails.

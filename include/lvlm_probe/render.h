@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "lvlm_probe/analysis.h"
 #include "lvlm_probe/json.h"
 
 namespace lvlm {
@@ -23,6 +24,11 @@ struct RenderOptions {
   // Above these, heatmap rows (tokens) and columns (layers) are averaged in equal bins so the
   // page stays light (element count and size bounded); the page says when it did so.
   int max_rows = 400, max_columns = 100;
+  // The report's --dump-features file: adds the per-image t-SNE of every generated token's hidden
+  // state at every layer (the paper's tsne.py), made as `tsne` says. "" = no t-SNE.
+  std::string features;
+  TokenEmbeddingStyle tsne = TokenEmbeddingStyle::stages;
+  size_t tsne_max_points = 2000;  // exact t-SNE is O(n^2): the first tokens up to this many points
 };
 
 // InputError when the report fails validate_report (wrong schema, missing keys).

@@ -26,6 +26,15 @@ void write_report(const std::string& path, const OrderedJson& report);
 Json read_report(const std::string& path);
 void validate_report(const Json& report, const std::string& origin);
 
+// The per-image t-SNE of a report's page: every generated token's hidden state at every layer from
+// its --dump-features file (tensors "token.<step>", [L+1, hidden], F32 or F16), embedded in 2-D
+// as `style` says (analysis.h). The first steps up to `max_points` points are embedded. Returns
+// {method, style, scaling, perplexity, iterations, kl_divergence, steps, steps_embedded, points:
+// [{step, layer, x, y}], groups: [{name, first_layer, last_layer}] (paper style)}. InputError
+// naming `features_path` when it does not fit the report.
+Json token_embedding(const std::string& features_path, const Json& report, TokenEmbeddingStyle style,
+                     size_t max_points, uint64_t seed = 0);
+
 // The stage options a report was analysed with (settings.stages and settings.lens), as
 // `analyze` and `aggregate` re-apply them. A fixed method's critical layer and window come from
 // the report's `stages`, where they were resolved.
@@ -100,11 +109,22 @@ struct FeatureSummary {
   size_t items_embedded = 0;                 // images whose layers were embedded (a subset above the cap)
 };
 
+// One item's skipped run (--skip-layers / --skip stabilization) as its report's `skip` holds it.
+struct SummarySkip {
+  int run = 0;
+  std::string id, mode;
+  std::vector<int> layers;
+  bool identical = false;
+  int matching_prefix = 0;
+  double position_agreement = 0, token_overlap = 0;
+};
+
 struct SummaryInput {
   std::vector<std::string> runs;  // run directories as given
   std::vector<SummaryRun> run_details;  // one per entry of runs
   size_t total = 0, ok = 0, failed = 0, tokens = 0;
   std::vector<SummaryFailure> failures;
+  std::vector<SummarySkip> skips;  // items whose report has a skipped run
   Json model, settings;           // the first report's; the compared settings agree in all
   TokenAggregate aggregate;
   std::optional<FeatureSummary> features;

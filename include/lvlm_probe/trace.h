@@ -31,6 +31,11 @@ struct TokenTrace {
   std::vector<double> h_norm;     // ||h_l||_2 of the residual stream
   std::vector<double> cos_prev;   // cosine(h_{l-1}, h_l), index 0 NaN
   std::vector<double> cos_final;  // cosine(h_l, h_L)
+  // Every token that is top-1 at some layer, in order of first appearance from layer 0, and its
+  // lens probability at every layer: the complete curves of plot_token_probabilities_area.py
+  // (not cut off where a token drops out of the top-k). competitor_probs[j][l], L + 1 per id.
+  std::vector<int> competitor_ids;
+  std::vector<std::vector<double>> competitor_probs;
 
   int num_layers() const { return static_cast<int>(p_token.size()) - 1; }
 };

@@ -19,30 +19,6 @@ namespace {
 
 constexpr size_t kDefaultPointsTsne = 3000, kDefaultPointsPca = 50000;
 
-float f16_to_f32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu, bits;
-  if (exponent == 0) {
-    if (mantissa == 0) {
-      bits = sign;
-    } else {  // subnormal: normalise
-      int e = -1;
-      do {
-        ++e;
-        mantissa <<= 1;
-      } while ((mantissa & 0x400u) == 0);
-      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mantissa & 0x3ffu) << 13);
-    }
-  } else if (exponent == 31) {
-    bits = sign | 0x7f800000u | (mantissa << 13);
-  } else {
-    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 // A per-layer array of a token; null (layer 0 of d_prev, cos_prev) becomes NaN.
 std::vector<double> layer_values(const Json& token, const char* key, const std::string& origin) {
   const Json* a = token.contains(key) ? &token[key] : nullptr;
@@ -114,6 +90,29 @@ std::optional<int> token_layer(const Json& token, const char* key) {
   return it->get<int>();
 }
 
+// A report's `skip` (docs/report-schema.md); missing or odd fields read as 0 / false.
+SummarySkip skip_record(const Json& skip, int run, const std::string& id) {
+  auto field = [](const Json& object, const char* key) {
+    return object.is_object() && object.contains(key) ? object[key] : Json();
+  };
+  auto number_of = [&](const Json& object, const char* key) {
+    const Json v = field(object, key);
+    return v.is_number() ? v.get<double>() : 0.0;
+  };
+  SummarySkip s;
+  s.run = run;
+  s.id = id;
+  s.mode = field(skip, "mode").is_string() ? field(skip, "mode").get<std::string>() : "";
+  for (const Json& l : field(skip, "layers"))
+    if (l.is_number_integer()) s.layers.push_back(l.get<int>());
+  const Json a = field(skip, "agreement");
+  s.identical = field(a, "identical") == true;
+  s.matching_prefix = static_cast<int>(number_of(a, "matching_prefix"));
+  s.position_agreement = number_of(a, "position_agreement");
+  s.token_overlap = number_of(a, "token_overlap");
+  return s;
+}
+
 struct FeatureCollector {
   int step;
   int layers = 0;  // L + 1
@@ -134,23 +133,12 @@ struct FeatureCollector {
     if (t->shape.size() != 2 || t->shape[0] != num_layers + 1 || t->shape[1] != hidden)
       throw InputError(path, "tensor " + name + " has shape " + shape_string(t->shape) + ", expected [" +
                                  std::to_string(num_layers + 1) + ", " + std::to_string(hidden) + "]");
-    if (t->dtype != DType::F32 && t->dtype != DType::F16)
-      throw InputError(path, "tensor " + name + " is " + dtype_name(t->dtype) + ", expected F32 or F16");
     if (cosine.empty()) {
       layers = num_layers + 1;
       dim = static_cast<size_t>(hidden);
       cosine.assign(static_cast<size_t>(layers), PairwiseCosine(dim));
     }
-    std::vector<float> values(static_cast<size_t>(t->numel()));
-    if (t->dtype == DType::F32) {
-      std::memcpy(values.data(), t->data, values.size() * sizeof(float));
-    } else {
-      for (size_t i = 0; i < values.size(); ++i) {
-        uint16_t h;
-        std::memcpy(&h, t->data + 2 * i, 2);
-        values[i] = f16_to_f32(h);
-      }
-    }
+    const std::vector<float> values = tensor_as_f32(*t);
     ++items;
     for (int l = 0; l < layers; ++l) cosine[l].add(values.data() + static_cast<size_t>(l) * dim);
     if (items_embedded >= max_items) return;
@@ -244,6 +232,8 @@ void Pool::add_run(int r, const std::string& dir) {
     add_report(report, report_path);
     if (run.model.is_null()) run.model = report["model"];
     ++in.ok, ++run.ok;
+    if (const Json& skip = report.contains("skip") ? report["skip"] : Json(); skip.is_object())
+      in.skips.push_back(skip_record(skip, r, id));
     const Json& feature_file = record.contains("features") ? record["features"] : Json();
     if (features && feature_file.is_string())
       features->add(join_path(dir, feature_file.get<std::string>()), id, r, num_layers, hidden);

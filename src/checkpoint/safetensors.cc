@@ -219,4 +219,49 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   out.commit();
 }
 
+namespace {
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu, bits;
+  if (exponent == 0) {
+    if (mantissa == 0) {
+      bits = sign;
+    } else {  // subnormal: normalise
+      int e = -1;
+      do {
+        ++e;
+        mantissa <<= 1;
+      } while ((mantissa & 0x400u) == 0);
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mantissa & 0x3ffu) << 13);
+    }
+  } else if (exponent == 31) {
+    bits = sign | 0x7f800000u | (mantissa << 13);
+  } else {
+    bits = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+}  // namespace
+
+std::vector<float> tensor_as_f32(const TensorView& t) {
+  const std::string file = t.file ? *t.file : "safetensors";
+  if (t.dtype != DType::F32 && t.dtype != DType::F16)
+    throw InputError(file, "tensor " + t.name + " is " + dtype_name(t.dtype) + ", expected F32 or F16");
+  std::vector<float> values(static_cast<size_t>(t.numel()));
+  if (t.dtype == DType::F32) {
+    std::memcpy(values.data(), t.data, values.size() * sizeof(float));
+    return values;
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint16_t h;
+    std::memcpy(&h, t.data + 2 * i, 2);
+    values[i] = f16_to_f32(h);
+  }
+  return values;
+}
+
 }  // namespace lvlm

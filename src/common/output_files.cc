@@ -273,6 +273,12 @@ void OutputSet::stage(const std::string& path, std::string tmp) {
   staged_.push_back({path, std::move(tmp)});
 }
 
+std::string OutputSet::readable(const std::string& path) const {
+  for (const Staged& s : staged_)
+    if (s.path == path) return s.tmp;
+  return path;
+}
+
 void OutputSet::stage_stdout(std::string bytes) {
   if (has_stdout_bytes_) throw UsageError("-: stdout written twice by this command (two outputs are -?)");
   stdout_bytes_ = std::move(bytes);

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -86,6 +87,33 @@ std::pair<at::Tensor, at::Tensor> equal_rows(const at::Tensor& x) {
   return {prev, final};
 }
 
+// Per position c, the ids that are top-1 at some layer, in order of first appearance from layer 0,
+// from the top-1 ids `top1` [n, C] (CPU, int64).
+std::vector<std::vector<int64_t>> top1_ids_per_position(const at::Tensor& top1) {
+  const int64_t n = top1.size(0), C = top1.size(1);
+  const int64_t* v = top1.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> out(static_cast<size_t>(C));
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t l = 0; l < n; ++l) {
+      auto& ids = out[static_cast<size_t>(c)];
+      if (std::find(ids.begin(), ids.end(), v[l * C + c]) == ids.end()) ids.push_back(v[l * C + c]);
+    }
+  return out;
+}
+
+// The competitors' probabilities at every layer: p [n, C, V] gathered at each position's top-1 ids,
+// padded to the longest list with its first id; [n, C, K], K <= n (never n x C x V more memory).
+at::Tensor competitor_probs(const at::Tensor& p, const std::vector<std::vector<int64_t>>& ids) {
+  const int64_t n = p.size(0), C = p.size(1);
+  size_t K = 1;
+  for (const auto& list : ids) K = std::max(K, list.size());
+  std::vector<int64_t> flat;
+  for (const auto& list : ids)
+    for (size_t j = 0; j < K; ++j) flat.push_back(j < list.size() ? list[j] : list.front());
+  at::Tensor index = at::tensor(flat, at::kLong).to(p.device()).view({1, C, static_cast<int64_t>(K)});
+  return p.gather(-1, index.expand({n, C, static_cast<int64_t>(K)}));
+}
+
 // Every statistic of C positions from their lens logits [L+1, C, V] (float32) and residual
 // streams [L+1, C, hidden]; ids[c] is the token position c predicts (-1: none). Softmax,
 // entropy and divergences in float64 from the float32 logits; rank and top-k from the float32
@@ -139,6 +167,8 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   }
   at::Tensor p_token = p.gather(-1, index).squeeze(-1);
   at::Tensor top_probs = p.gather(-1, top_ids);
+  const auto competitors = top1_ids_per_position(top_ids.select(-1, 0).to(at::kCPU).contiguous());
+  at::Tensor rival_probs = competitor_probs(p, competitors);
 
   at::Tensor h = hidden.to(at::kDouble);
   at::Tensor norms = h.norm(2, -1);
@@ -148,7 +178,8 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   // One device-to-host copy per call.
   at::Tensor packed = at::cat({p_token.flatten(), rank.to(at::kDouble).flatten(), (-plogp).flatten(),
                                d_prev.flatten(), d_final.flatten(), norms.flatten(), cos_prev.flatten(),
-                               cos_final.flatten(), top_ids.to(at::kDouble).flatten(), top_probs.flatten()})
+                               cos_final.flatten(), top_ids.to(at::kDouble).flatten(), top_probs.flatten(),
+                               rival_probs.flatten()})
                           .to(at::kCPU)
                           .contiguous();
   const double* v = packed.data_ptr<double>();
@@ -179,6 +210,14 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
       const double* probs_at = cursor + n * C * k + (l * C + c) * k;
       t.topk_ids.emplace_back(ids_at, ids_at + k);
       t.topk_probs.emplace_back(probs_at, probs_at + k);
+    }
+    const double* rivals = cursor + 2 * n * C * k;  // [n, C, K]
+    const int64_t K = rival_probs.size(-1);
+    for (size_t j = 0; j < competitors[static_cast<size_t>(c)].size(); ++j) {
+      t.competitor_ids.push_back(static_cast<int>(competitors[static_cast<size_t>(c)][j]));
+      std::vector<double> curve;
+      for (int64_t l = 0; l < n; ++l) curve.push_back(rivals[(l * C + c) * K + static_cast<int64_t>(j)]);
+      t.competitor_probs.push_back(std::move(curve));
     }
     if (t.token_id < 0) {
       t.p_token.assign(static_cast<size_t>(n), kNaN);

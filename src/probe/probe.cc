@@ -238,6 +238,7 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   for (const auto& t : r.tokens) {
     r.token_texts.push_back(s.token_text(t.token_id));
     for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
+    ids.insert(t.competitor_ids.begin(), t.competitor_ids.end());
   }
   for (const auto& t : r.prompt_positions) {
     if (t.token_id >= 0) ids.insert(t.token_id);

@@ -70,15 +70,35 @@ std::string draw_x_axis(const Frame& f) {
   return out;
 }
 
-std::string draw_marks(const Frame& f, const std::vector<std::pair<int, std::string>>& marks) {
-  std::string out;
-  for (const auto& [layer, label] : marks) {
-    if (layer < f.first || layer > f.last) continue;
-    const double x = f.x(layer);
-    out += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom_y()) +
-           "\" class=\"mark\"/>" + text_at(x + 3, f.bottom_y() - 4, escape(label), "marklabel");
+// Mark labels sit at the bottom of the plot beside their line: right of it, or left where the
+// right side would leave the chart or hit a label already placed; a label that fits neither side
+// goes one row up. So c and m one layer apart (m = c + 1) or m = L never overlap or clip.
+std::string draw_marks(const Frame& f, const std::vector<Mark>& marks) {
+  struct Placed { double x0, x1; int row; };
+  std::vector<Placed> placed;
+  std::string lines, labels;
+  const double right_edge = f.width - 2.0;
+  for (const Mark& mark : marks) {
+    if (mark.layer < f.first || mark.layer > f.last) continue;
+    const double x = f.x(mark.layer), w = kCharWidth * 0.95 * static_cast<double>(mark.label.size()) + 2;
+    lines += "<line x1=\"" + px(x) + "\" y1=\"" + px(f.top) + "\" x2=\"" + px(x) + "\" y2=\"" + px(f.bottom_y()) +
+             "\" class=\"" + mark.cls + "\"/>";
+    auto free = [&](double x0, double x1, int row) {
+      if (x0 < 0 || x1 > right_edge) return false;
+      for (const Placed& p : placed)
+        if (p.row == row && x0 < p.x1 + 3 && p.x0 < x1 + 3) return false;
+      return true;
+    };
+    for (int row = 0;; ++row) {
+      const bool right = free(x + 3, x + 3 + w, row), left = !right && free(x - 3 - w, x - 3, row);
+      if (!right && !left && row < 4) continue;
+      const double x0 = right || (!left && x + 3 + w <= right_edge) ? x + 3 : x - 3 - w;
+      placed.push_back({x0, x0 + w, row});
+      labels += text_at(x0, f.bottom_y() - 4 - 12.0 * row, escape(mark.label), "marklabel");
+      break;
+    }
   }
-  return out;
+  return lines + labels;
 }
 
 // y scale: linear or log10, with ticks.
@@ -86,9 +106,11 @@ struct YScale {
   bool log = false;
   double lo = 0, hi = 1, floor = 0;  // floor: smallest value drawn on a log axis
   const Frame* f = nullptr;
-  double y(double v) const {
-    const double t = log ? (std::log10(std::max(v, floor)) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
-                         : (v - lo) / (hi - lo);
+  // A data value: on a log axis, values below `floor` (zeros) are drawn at the floor.
+  double y(double v) const { return at(log ? std::max(v, floor) : v); }
+  // Where `v` itself lies (ticks: the lowest decade lies below the floor, not at it).
+  double at(double v) const {
+    const double t = log ? (std::log10(v) - std::log10(lo)) / (std::log10(hi) - std::log10(lo)) : (v - lo) / (hi - lo);
     return f->bottom_y() - std::clamp(t, -0.02, 1.02) * f->plot_h();
   }
 };
@@ -131,7 +153,7 @@ std::string draw_y_axis(const YScale& s, const std::string& label) {
       ticks.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
   }
   for (double v : ticks) {
-    const double y = s.y(v);
+    const double y = s.at(v);
     out += "<line x1=\"" + px(f.left) + "\" y1=\"" + px(y) + "\" x2=\"" + px(f.left + f.plot_w()) + "\" y2=\"" + px(y) +
            "\" class=\"grid\"/>" + text_at(f.left - 4, y + 4, fmt(v, 3), "tick", "end");
   }
@@ -173,13 +195,13 @@ std::string series_band(const Series& ser, const Frame& f, const YScale& s, int 
 double legend_rows(const std::vector<std::pair<std::string, int>>& items, double x0, double y0, double width,
                    std::string* out) {
   double x = x0, y = y0;
-  for (const auto& [name, style] : items) {
+  for (const auto& [name, style] : items) {  // names are escaped markup
     const double w = 30 + kCharWidth * std::min<size_t>(name.size(), 40);
     if (x > x0 && x + w > x0 + width) x = x0, y += 15;
     if (out) {
       *out += "<line x1=\"" + px(x) + "\" y1=\"" + px(y - 4) + "\" x2=\"" + px(x + 22) + "\" y2=\"" + px(y - 4) +
               "\" stroke=\"" + series_colour(style) + "\" stroke-width=\"2\" stroke-dasharray=\"" +
-              series_dash(style) + "\"/>" + text_at(x + 26, y, token_label(name, 40), "legend");
+              series_dash(style) + "\"/>" + text_at(x + 26, y, name, "legend");
     }
     x += w + 10;
   }
@@ -193,7 +215,7 @@ std::string line_chart(const LineChart& c) {
   f.first = c.first_layer;
   f.last = std::max(c.last_layer, c.first_layer);
   std::vector<std::pair<std::string, int>> items;
-  for (const Series& s : c.series) items.push_back({s.name, s.style});
+  for (const Series& s : c.series) items.push_back({s.escaped ? s.name : token_label(s.name, 40), s.style});
   const double legend_h = c.legend ? legend_rows(items, f.left, 0, f.plot_w(), nullptr) : 0;
   f.top += legend_h;
   f.height += static_cast<int>(legend_h);
@@ -216,7 +238,8 @@ std::string line_chart(const LineChart& c) {
       if (!ser.y[i]) continue;
       const int layer = c.first_layer + static_cast<int>(i);
       out += "<circle cx=\"" + px(f.x(layer)) + "\" cy=\"" + px(s.y(*ser.y[i])) + "\" r=\"2.4\"><title>" +
-             escape(ser.name) + " \xC2\xB7 layer " + std::to_string(layer) + ": " + exact(*ser.y[i]) + "</title></circle>";
+             (ser.escaped ? ser.name : escape(ser.name)) + " \xC2\xB7 layer " + std::to_string(layer) + ": " +
+             exact(*ser.y[i]) + "</title></circle>";
     }
     out += "</g>";
   }

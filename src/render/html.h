@@ -63,20 +63,42 @@ struct Band {
   std::string name;  // rapid_evolution | stabilization | mutation
   int first = 0, last = 0;
 };
-struct Stages {
-  int critical = 0, mutation = 0;
-  std::optional<double> confidence;
-  std::string method;
-  std::vector<Band> bands;  // non-empty segments only
+// The `hf` lens's step at layer L (the final norm applied there only): reported on its own, never
+// a mutation.
+struct FinalNormStep {
+  int layer = 0;
+  std::optional<double> divergence;
+  std::string note;
 };
-// From a report's or summary's `stages`; segments rebuilt from c and m when absent.
+struct Stages {
+  std::optional<int> critical;  // nullopt: undetermined (report/2 writes null)
+  std::optional<int> mutation;  // nullopt: absent, no jump after the plateau
+  std::optional<double> critical_confidence, mutation_confidence;  // report/1: `confidence` is c's
+  std::string method;
+  std::vector<Band> bands;  // determined, non-empty segments only
+  std::optional<FinalNormStep> final_norm_step;
+};
+// From a report's, summary's or token's `stages` (a token holds critical_layer, mutation_layer and
+// their confidences itself); segments rebuilt from c and m when absent. A non-integer c or m
+// counts as undetermined / absent.
 Stages read_stages(const Json& stages, int num_layers);
-std::vector<Band> bands_for(int critical, int mutation, int num_layers);
+// No band without c; without m, stabilization runs to L.
+std::vector<Band> bands_for(std::optional<int> critical, std::optional<int> mutation, int num_layers);
 std::string stage_of(const std::vector<Band>& bands, int layer);  // "embedding" for layer 0 / none
 std::string stage_name(const std::string& id);                   // "rapid evolution"
 std::string stage_fill(const std::string& id);                    // light band colour
-// One-line description: "rapid evolution 1–18 · stabilization 19–26 · mutation 27–32".
+// One-line description: "rapid evolution 1–18 · stabilization 19–26 · mutation 27–32", with
+// "critical layer undetermined" / "mutation absent" where that is so.
 std::string stages_text(const Stages& stages);
+
+// A labelled vertical line at a layer on a chart or heatmap.
+struct Mark {
+  int layer = 0;
+  std::string label;
+  const char* cls = "mark";  // "mark": c and m; "fnmark": the hf final-norm step
+};
+// c, m and the final-norm step as marks; `long_labels`: "c = 18" instead of "c".
+std::vector<Mark> stage_marks(const Stages& stages, bool long_labels);
 
 // ---- charts ---------------------------------------------------------------------------------------
 
@@ -86,6 +108,7 @@ struct Series {
   std::vector<std::optional<double>> y, lo, hi;  // index = layer - LineChart::first_layer
   int style = 0;
   bool markers = true;  // a dot per layer with the exact value as its <title>
+  bool escaped = false;  // `name` is markup already (escaped), not text
 };
 struct LineChart {
   std::string title, y_label;
@@ -94,7 +117,7 @@ struct LineChart {
   int width = 430, height = 230;
   int first_layer = 0, last_layer = 0;
   std::vector<Band> bands;
-  std::vector<std::pair<int, std::string>> marks;  // labelled vertical lines at layers
+  std::vector<Mark> marks;  // labelled vertical lines; labels never collide nor leave the chart
   std::vector<Series> series;
   bool legend = false;
   std::string note;  // small text under the plot
@@ -137,13 +160,29 @@ std::string stages_line(const Stages& stages);
 // A JSON value as short readable text (escaped): long arrays are cut, objects become "k: v; ...".
 std::string value_text(const Json& value);
 
-// The divergence heatmap with its view toggle and legend (report pages).
-std::string heatmap_figure(const Json& report, const Stages& stages, const RenderOptions& options);
+// The divergence heatmap with its view toggle and legend, and beside it, on the same rows, the
+// logit-lens heatmap (the emitted token's probability at every layer). `rows` are the report's
+// tokens[] (keys d_prev, p_token) or prompt_positions[] (d_prev, p_next); `id` keeps the views'
+// CSS of two figures on one page apart.
+struct HeatmapSource {
+  const char* id = "hm";
+  const char* probability_key = "p_token";
+  const char* row_noun = "token";  // in notes: "1000 tokens drawn as ..."
+  bool prompt = false;             // rows are prompt positions: labelled by position and kind
+};
+std::string heatmap_figure(const Json& report, const Json& rows, const Stages& stages, const RenderOptions& options,
+                           const HeatmapSource& source);
+// A token piece for a label: "id 1234" when the piece is empty (no tokenizer), whitespace-only
+// pieces with each space as ␣, then as token_label.
+std::string piece_label(const Json& piece, const Json& id, size_t max_chars = 0);
 // The generated token whose curves are drawn: `requested`, or the one whose divergence at its own
 // mutation layer is largest. UsageError when `requested` is not a generated step.
 int pick_focus(const Json& report, int requested);
 // Token-probability curves and the top-k table of one generated token.
 std::string focus_section(const Json& report, const Stages& stages, int index);
+// The per-image t-SNE (token_embedding() in report.h) as a scatter chart with its notes; groups are
+// the stages, or tsne.py's fixed layer groups when the embedding's style is "paper".
+std::string tsne_section(const Json& report, const Json& embedding, const Stages& stages);
 // <!DOCTYPE html>... with the shared CSS; `title` is escaped and cut to 100 characters, `body`
 // inserted as is.
 std::string html_document(const std::string& title, const std::string& body);

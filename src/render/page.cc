@@ -43,11 +43,11 @@ svg .note{font-size:10px;fill:#555}
 .mm{fill:#ff2a6d;stroke:#fff;stroke-width:0.7}
 .halo{stroke:#fff;stroke-width:3.5}
 .stageline{stroke:#000;stroke-width:1.3;stroke-dasharray:6 3}
+.fnline,.fnmark{stroke:#555;stroke-width:1.3;stroke-dasharray:1 2}
+.chip.undetermined{background:#fff;border-style:dashed}
 .hm label{margin:0 14px 0 2px;font-size:13px}
 .hm-body{overflow-x:auto;margin-top:4px}
 .lg-abs,.lg-log{display:none}
-#hm-abs:checked ~ .hm-body .lg-abs,#hm-log:checked ~ .hm-body .lg-log{display:inline}
-#hm-abs:checked ~ .hm-body .lg-norm,#hm-log:checked ~ .hm-body .lg-norm{display:none}
 .charts{display:flex;flex-wrap:wrap;gap:6px 22px;align-items:flex-start}
 .scroll{overflow-x:auto}
 table.data{border-collapse:collapse;font-size:12px}

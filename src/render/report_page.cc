@@ -76,7 +76,7 @@ std::string layer_lines(const Json& r, const Stages& stages, int L) {
     chart.first_layer = 0;
     chart.last_layer = L;
     chart.bands = stages.bands;
-    chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+    chart.marks = stage_marks(stages, false);
     chart.series.push_back(layer_series(layers, s.key, 0, L, s.key, 0));
     chart.series.back().markers = L <= 200;
     out += line_chart(chart);
@@ -89,15 +89,20 @@ std::string token_table(const Json& tokens, int L) {
                     " generated tokens with their own stage boundaries</summary><div class=\"scroll\">"
                     "<table class=\"data\"><thead><tr><th>step</th><th>token</th><th>id</th><th>critical</th>"
                     "<th>mutation</th><th>p at layer L</th><th>d at its mutation layer</th></tr></thead><tbody>";
+  // A null c or m (report/2) is undetermined or absent, not missing.
+  auto layer_text = [](const Json& t, const char* key, const char* none) {
+    const Json& v = child(t, key);
+    return v.is_null() && t.is_object() && t.contains(key) ? std::string(none) : value_text(v);
+  };
   for (size_t i = 0; i < tokens.size() && i < kMaxTokenTableRows; ++i) {
     const Json& t = tokens[i];
     const int m = int_or(t, "mutation_layer", 0);
     const auto p = number(item(child(t, "p_token"), L));
     const auto d = m > 0 ? number(item(child(t, "d_prev"), m)) : std::nullopt;
     out += "<tr><td class=\"num\">" + std::to_string(int_or(t, "step", static_cast<int>(i))) +
-           "</td><td class=\"piece\">" + token_label(text_or(t, "piece", "?"), 40) + "</td><td class=\"num\">" +
-           value_text(child(t, "id")) + "</td><td class=\"num\">" + value_text(child(t, "critical_layer")) +
-           "</td><td class=\"num\">" + value_text(child(t, "mutation_layer")) + "</td><td class=\"num\" title=\"" +
+           "</td><td class=\"piece\">" + piece_label(child(t, "piece"), child(t, "id"), 40) + "</td><td class=\"num\">" +
+           value_text(child(t, "id")) + "</td><td class=\"num\">" + layer_text(t, "critical_layer", "undetermined") +
+           "</td><td class=\"num\">" + layer_text(t, "mutation_layer", "absent") + "</td><td class=\"num\" title=\"" +
            (p ? exact(*p) : "n/a") + "\">" + (p ? fmt(*p, 3) : "") + "</td><td class=\"num\" title=\"" +
            (d ? exact(*d) : "n/a") + "\">" + (d ? fmt(*d, 3) : "") + "</td></tr>";
   }
@@ -120,11 +125,21 @@ std::string render_report_html(const Json& report, const RenderOptions& options)
 
   std::string body = header(report, stages);
   body += "<h2>Stages at a glance</h2>" + stage_overview(report["stages"], child(report, "layers"), stages, L);
-  body += "<h2>Divergence heatmap: tokens \xC3\x97 layers</h2><p class=\"sub\">A cell is the divergence between "
-          "layer l\xE2\x88\x92" "1 and layer l for one generated token (bright = the distribution changed a lot). "
-          "Dashed lines: overall critical and mutation layer; white bars and red dots: each token\xE2\x80\x99s own."
-          "</p>" + heatmap_figure(report, stages, options);
+  body += "<h2>Divergence and logit-lens heatmaps: tokens \xC3\x97 layers</h2><p class=\"sub\">Left: the divergence "
+          "between layer l\xE2\x88\x92" "1 and layer l for one generated token (bright = the distribution changed a lot). "
+          "Dashed lines: overall critical and mutation layer; white bars and red dots: each token\xE2\x80\x99s own. "
+          "Right, on the same rows: the lens probability of the emitted token at every layer (bright = likely).</p>" +
+          heatmap_figure(report, tokens, stages, options, HeatmapSource{});
+  if (child(report, "prompt_positions").is_array())
+    body += "<h2>Prompt positions \xC3\x97 layers</h2><p class=\"sub\">Every prompt position of the prefill "
+            "(<span class=\"mono\">--positions all</span>): image features and the text around them. Left: divergence "
+            "between adjacent layers; right: the lens probability of the next input token (grey where the next "
+            "position is an image feature: no token to score).</p>" +
+            heatmap_figure(report, report["prompt_positions"], stages, options,
+                           HeatmapSource{"pp", "p_next", "position", true});
   body += layer_lines(report, stages, L);
+  if (!options.features.empty())
+    body += tsne_section(report, token_embedding(options.features, report, options.tsne, options.tsne_max_points), stages);
   body += focus_section(report, stages, focus);
   if (!tokens.empty()) body += "<h2>Tokens</h2>" + token_table(tokens, L);
   body += "<footer>Rendered by lvlm-probe from a " + escape(text_or(report, "schema", "")) +

@@ -43,8 +43,7 @@ std::string stage_overview(const Json& stages_json, const Json& layers, const St
   chart.first_layer = 1;
   chart.last_layer = num_layers;
   chart.bands = stages.bands;
-  chart.marks = {{stages.critical, "c = " + std::to_string(stages.critical)},
-                 {stages.mutation, "m = " + std::to_string(stages.mutation)}};
+  chart.marks = stage_marks(stages, true);
   Series s = layer_series(layers, "d_prev", 1, num_layers, "median, band q1\xE2\x80\x93q3", 0);
   const Json& curve = child(stages_json, "aggregate_curve");
   if (curve.is_array() && static_cast<int>(curve.size()) == num_layers) {
@@ -52,22 +51,47 @@ std::string stage_overview(const Json& stages_json, const Json& layers, const St
     for (int l = 1; l <= num_layers; ++l) s.y[l - 1] = number(curve[l - 1]);
   }
   chart.series.push_back(std::move(s));
-  chart.note = "Shaded: the stages. c: critical layer (last of rapid evolution); m: mutation layer (largest jump after c).";
+  chart.note = !stages.critical ? "No bands: the critical layer is undetermined (no knee in this curve)."
+               : !stages.mutation ? "Shaded: the stages. c: critical layer; no mutation band: no jump after the plateau above its noise."
+                                  : "Shaded: the stages. c: critical layer (last of rapid evolution); m: mutation layer (the jump after the plateau).";
+  if (stages.final_norm_step) chart.note += " Dotted: the hf lens's final-norm step, not a mutation.";
   return line_chart(chart);
 }
+
+namespace {
+
+std::string confidence_text(const std::optional<double>& confidence) {
+  return confidence ? " (confidence <b>" + fmt(*confidence, 2) + "</b>)" : "";
+}
+
+}  // namespace
 
 std::string stages_line(const Stages& stages) {
   std::string out = "<p class=\"stages\"><b>Stages</b> ";
   for (const Band& b : stages.bands)
     out += "<span class=\"chip " + escape(b.name) + "\">" + escape(stage_name(b.name)) + " " +
            std::to_string(b.first) + (b.last != b.first ? "\xE2\x80\x93" + std::to_string(b.last) : "") + "</span>";
-  if (stages.mutation == stages.critical + 1) out += "<span class=\"chip\">stabilization empty</span>";
-  out += " critical layer <b>" + std::to_string(stages.critical) + "</b>, mutation layer <b>" +
-         std::to_string(stages.mutation) + "</b>";
+  if (stages.critical && stages.mutation && *stages.mutation == *stages.critical + 1)
+    out += "<span class=\"chip\">stabilization empty</span>";
+  if (stages.critical) {
+    out += " critical layer <b>" + std::to_string(*stages.critical) + "</b>" + confidence_text(stages.critical_confidence);
+    if (stages.critical_confidence && *stages.critical_confidence < 0.3) out += " low: treat c as undetermined";
+  } else {
+    out += " <span class=\"chip undetermined\">critical layer undetermined</span> no knee in the divergence curve" +
+           confidence_text(stages.critical_confidence) + "; no stages drawn";
+  }
+  if (stages.mutation) {
+    out += ", mutation layer <b>" + std::to_string(*stages.mutation) + "</b>" + confidence_text(stages.mutation_confidence);
+  } else if (stages.critical) {
+    out += ", <span class=\"chip undetermined\">mutation absent</span> no jump after the plateau above its noise" +
+           confidence_text(stages.mutation_confidence);
+  }
   if (!stages.method.empty()) out += " \xC2\xB7 method " + escape(stages.method);
-  if (stages.confidence) {
-    out += " \xC2\xB7 confidence <b>" + fmt(*stages.confidence, 2) + "</b>";
-    if (*stages.confidence < 0.3) out += " (low: treat c as undetermined)";
+  if (const auto& step = stages.final_norm_step) {
+    out += "<br/><span class=\"note\">Final-norm step at layer " + std::to_string(step->layer) +
+           (step->divergence ? " (divergence " + fmt(*step->divergence, 3) + ")" : "") +
+           ": the hf lens applies the final norm at layer L only, so this jump is the norm, not a mutation" +
+           (step->note.empty() ? "" : " \xE2\x80\x94 " + escape(step->note)) + ".</span>";
   }
   return out + "</p>";
 }

@@ -43,20 +43,45 @@ std::string series_dash(int style) {
   return kDashes[((style % 8) + 8) % 8];
 }
 
-std::vector<Band> bands_for(int critical, int mutation, int num_layers) {
+std::vector<Band> bands_for(std::optional<int> critical, std::optional<int> mutation, int num_layers) {
   std::vector<Band> bands;
-  if (critical >= 1) bands.push_back({"rapid_evolution", 1, std::min(critical, num_layers)});
-  if (mutation > critical + 1) bands.push_back({"stabilization", critical + 1, std::min(mutation - 1, num_layers)});
-  if (mutation >= 1 && mutation <= num_layers) bands.push_back({"mutation", mutation, num_layers});
+  if (!critical || *critical < 1 || *critical > num_layers) return bands;
+  const int c = *critical;
+  const int m = mutation && *mutation > c && *mutation <= num_layers ? *mutation : num_layers + 1;
+  bands.push_back({"rapid_evolution", 1, c});
+  if (m > c + 1) bands.push_back({"stabilization", c + 1, m - 1});
+  if (m <= num_layers) bands.push_back({"mutation", m, num_layers});
   return bands;
 }
 
+namespace {
+
+std::optional<int> layer_or_none(const Json& stages, const char* key) {
+  const Json& v = child(stages, key);
+  if (!v.is_number_integer()) return std::nullopt;
+  const int64_t layer = v.get<int64_t>();
+  return layer >= 0 && layer <= 1000000 ? std::optional<int>(static_cast<int>(layer)) : std::nullopt;
+}
+
+std::optional<FinalNormStep> final_norm_step(const Json& stages) {
+  const Json& step = child(stages, "final_norm_step");
+  if (!step.is_object()) return std::nullopt;
+  return FinalNormStep{int_or(step, "layer", 0), number(step, "divergence"), text_or(step, "note", "")};
+}
+
+}  // namespace
+
 Stages read_stages(const Json& stages, int num_layers) {
   Stages s;
-  s.critical = int_or(stages, "critical_layer", 0);
-  s.mutation = int_or(stages, "mutation_layer", 0);
-  s.confidence = number(stages, "confidence");
+  s.critical = layer_or_none(stages, "critical_layer");
+  s.mutation = layer_or_none(stages, "mutation_layer");
+  if (s.critical && *s.critical == 0) s.critical.reset();  // report/1 readers wrote 0 for "none"
+  if (s.mutation && *s.mutation == 0) s.mutation.reset();
+  s.critical_confidence = child(stages, "critical_confidence").is_null() ? number(stages, "confidence")
+                                                                         : number(stages, "critical_confidence");
+  s.mutation_confidence = number(stages, "mutation_confidence");
   s.method = text_or(stages, "method", "");
+  s.final_norm_step = final_norm_step(stages);
   const Json& segments = child(stages, "segments");
   if (segments.is_array()) {
     for (const Json& seg : segments) {
@@ -68,6 +93,15 @@ Stages read_stages(const Json& stages, int num_layers) {
   }
   if (s.bands.empty()) s.bands = bands_for(s.critical, s.mutation, num_layers);
   return s;
+}
+
+std::vector<Mark> stage_marks(const Stages& s, bool long_labels) {
+  std::vector<Mark> marks;
+  if (s.critical) marks.push_back({*s.critical, long_labels ? "c = " + std::to_string(*s.critical) : "c"});
+  if (s.mutation) marks.push_back({*s.mutation, long_labels ? "m = " + std::to_string(*s.mutation) : "m"});
+  if (s.final_norm_step && s.final_norm_step->layer > 0)
+    marks.push_back({s.final_norm_step->layer, "final norm", "fnmark"});
+  return marks;
 }
 
 std::string stage_of(const std::vector<Band>& bands, int layer) {
@@ -100,6 +134,8 @@ std::string stages_text(const Stages& stages) {
     out += stage_name(b.name) + " " + std::to_string(b.first);
     if (b.last != b.first) out += "\xE2\x80\x93" + std::to_string(b.last);
   }
+  if (!stages.critical) out += std::string(out.empty() ? "" : " \xC2\xB7 ") + "critical layer undetermined";
+  else if (!stages.mutation) out += std::string(out.empty() ? "" : " \xC2\xB7 ") + "mutation absent";
   return out;
 }
 

@@ -57,7 +57,7 @@ std::string layer_lines(const Json& s, const Stages& stages, int L) {
     chart.first_layer = 0;
     chart.last_layer = L;
     chart.bands = stages.bands;
-    chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+    chart.marks = stage_marks(stages, false);
     series.markers = L <= 200;
     chart.series.push_back(std::move(series));
     out += line_chart(chart);
@@ -103,7 +103,7 @@ std::string cosine_chart(const Json& features, const Stages& stages, int L) {
   chart.first_layer = 0;
   chart.last_layer = L;
   chart.bands = stages.bands;
-  chart.marks = {{stages.critical, "c"}, {stages.mutation, "m"}};
+  chart.marks = stage_marks(stages, false);
   chart.series.push_back(std::move(series));
   return line_chart(chart);
 }
@@ -147,6 +147,81 @@ std::string features_section(const Json& s, const Stages& stages, int L) {
          "<div class=\"charts\">" + charts + "</div>" + (note.empty() ? "" : "<p class=\"note\">" + escape(note) + "</p>");
 }
 
+constexpr size_t kMaxListedItems = 500;
+
+// `runs[run]`, or the index itself when the summary does not list it.
+std::string run_name(const Json& s, const Json& run) {
+  const Json& runs = child(s, "runs");
+  if (run.is_number_integer() && runs.is_array() && run.get<int64_t>() >= 0 &&
+      run.get<size_t>() < runs.size())
+    return text_of(runs[run.get<size_t>()], "?");
+  return text_of(run, "?");
+}
+
+// Failed items with their reasons: `failed_items` [{run, id, reason}], else items.failures
+// [{run, id, error}] (summaries written before failed_items existed).
+std::string failures_section(const Json& s) {
+  const Json& top = child(s, "failed_items");
+  const Json& list = top.is_array() ? top : child(child(s, "items"), "failures");
+  if (!list.is_array() || list.empty()) return "";
+  std::string rows;
+  for (size_t i = 0; i < list.size() && i < kMaxListedItems; ++i) {
+    const Json& f = list[i];
+    const Json& reason = child(f, "reason").is_null() ? child(f, "error") : child(f, "reason");
+    rows += "<tr><td>" + escape(run_name(s, child(f, "run"))) + "</td><td class=\"mono\">" +
+            escape(text_of(child(f, "id"), "?")) + "</td><td>" + escape(text_of(reason, "(no reason given)")) + "</td></tr>";
+  }
+  std::string out = "<h2>Failed items (" + std::to_string(list.size()) + ")</h2><p class=\"sub\">Not in any figure "
+                    "below. Fix the cause and run the batch again with --retry-failed.</p><div class=\"scroll\">"
+                    "<table class=\"data\"><thead><tr><th>run</th><th>item</th><th>reason</th></tr></thead><tbody>" +
+                    rows + "</tbody></table></div>";
+  if (list.size() > kMaxListedItems)
+    out += "<p class=\"note\">First " + std::to_string(kMaxListedItems) + " listed; all are in the summary JSON.</p>";
+  return out;
+}
+
+std::string distribution_text(const Json& stats) {
+  if (!stats.is_object()) return "\xE2\x80\x94";
+  return "median " + value_text(child(stats, "median")) + " (quartiles " + value_text(child(stats, "q1")) + "\xE2\x80\x93" +
+         value_text(child(stats, "q3")) + ", min " + value_text(child(stats, "min")) + ")";
+}
+
+// Agreement of the skipped runs with the full ones across items, and the items that agree least.
+std::string skip_section(const Json& s) {
+  const Json& skip = child(s, "skip");
+  if (!skip.is_object()) return "";
+  const auto items = number(skip, "items"), identical = number(skip, "identical");
+  std::string out = "<h2>Skipped layers: agreement with the full model across items</h2><p class=\"output\">" +
+                    (items && identical ? fmt(*identical, 10) + " of " + fmt(*items, 10) + " items (" +
+                                              fmt(100.0 * *identical / std::max(*items, 1.0), 3) + " %) give the same output"
+                                        : std::string("\xE2\x80\x94")) +
+                    " with the layers skipped.</p><dl class=\"meta\">";
+  out += dl_row("position agreement", distribution_text(child(skip, "position_agreement")));
+  out += dl_row("token overlap (F1)", distribution_text(child(skip, "token_overlap")));
+  out += dl_row("matching prefix (tokens)", distribution_text(child(skip, "matching_prefix")));
+  out += "</dl>";
+  const Json& per_item = child(skip, "per_item");
+  if (!per_item.is_array() || per_item.empty()) return out;
+  std::vector<size_t> order;
+  for (size_t i = 0; i < per_item.size(); ++i) order.push_back(i);
+  auto agreement = [&](size_t i) { return number(per_item[i], "position_agreement").value_or(0); };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return agreement(a) < agreement(b); });
+  order.resize(std::min<size_t>(order.size(), 20));
+  out += "<details><summary>The " + std::to_string(order.size()) + " items that agree least</summary><div class=\"scroll\">"
+         "<table class=\"data\"><thead><tr><th>run</th><th>item</th><th>skipped</th><th>identical</th><th>position "
+         "agreement</th><th>token overlap</th><th>matching prefix</th></tr></thead><tbody>";
+  for (size_t i : order) {
+    const Json& it = per_item[i];
+    out += "<tr><td>" + escape(run_name(s, child(it, "run"))) + "</td><td class=\"mono\">" +
+           escape(text_of(child(it, "id"), "?")) + "</td><td>" + escape(text_of(child(it, "mode"), "")) + " " +
+           value_text(child(it, "layers")) + "</td><td>" + (child(it, "identical") == true ? "yes" : "no") +
+           "</td><td class=\"num\">" + value_text(child(it, "position_agreement")) + "</td><td class=\"num\">" +
+           value_text(child(it, "token_overlap")) + "</td><td class=\"num\">" + value_text(child(it, "matching_prefix")) +
+           "</td></tr>";
+  }
+  return out + "</tbody></table></div></details>";
+}
+
 }  // namespace
 }  // namespace render
 
@@ -160,7 +235,9 @@ std::string render_summary_html(const Json& summary, const RenderOptions& /*opti
   const Stages stages = read_stages(child(summary, "stages"), L);
   std::string body = header(summary, stages);
   body += "<h2>Stages at a glance</h2>" + stage_overview(child(summary, "stages"), child(summary, "layers"), stages, L);
-  body += layer_lines(summary, stages, L) + histograms(summary, stages, L) + features_section(summary, stages, L);
+  body += failures_section(summary);
+  body += layer_lines(summary, stages, L) + histograms(summary, stages, L) + skip_section(summary) +
+          features_section(summary, stages, L);
   body += "<footer>Rendered by lvlm-probe from a summary. How to read these figures: docs/figures.md.</footer>";
   return html_document("lvlm-probe summary", body);
 }

@@ -156,3 +156,18 @@ std::string text_of(const Json& v, const std::string& fallback) {
 }
 
 }  // namespace lvlm::render
+
+namespace lvlm::render {
+
+std::string piece_label(const Json& piece, const Json& id, size_t max_chars) {
+  std::string text = text_of(piece, "");
+  if (text.empty()) return id.is_number_integer() ? "id " + std::to_string(id.get<int64_t>()) : "?";
+  if (text.find_first_not_of(" \t\n\r") == std::string::npos) {
+    std::string visible;
+    for (char ch : text) visible += ch == ' ' ? "\xE2\x90\xA3" : std::string(1, ch);  // U+2423 ␣
+    text = visible;
+  }
+  return token_label(text, max_chars);
+}
+
+}  // namespace lvlm::render

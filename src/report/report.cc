@@ -93,6 +93,15 @@ OrderedJson topk_json(const TokenTrace& t, const std::map<int, std::string>& pie
   return topk;
 }
 
+// The tokens that are top-1 at some layer, each with its probability at every layer.
+OrderedJson competitors_json(const TokenTrace& t, const std::map<int, std::string>& pieces) {
+  OrderedJson out = OrderedJson::array();
+  for (size_t j = 0; j < t.competitor_ids.size(); ++j)
+    out.push_back({{"id", t.competitor_ids[j]}, {"piece", pieces.at(t.competitor_ids[j])},
+                   {"p", finite_numbers(t.competitor_probs[j])}});
+  return out;
+}
+
 OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::map<int, std::string>& pieces,
                        const TokenStages& stages) {
   OrderedJson j;
@@ -110,6 +119,7 @@ OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::
   j["cos_prev"] = finite_numbers(t.cos_prev);
   j["cos_final"] = finite_numbers(t.cos_final);
   j["topk"] = topk_json(t, pieces);
+  j["competitors"] = competitors_json(t, pieces);
   return j;
 }
 

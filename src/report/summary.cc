@@ -38,6 +38,27 @@ OrderedJson run_details_json(const SummaryInput& in) {
   return out;
 }
 
+// Agreement of the skipped runs with the full ones across items: counts, distributions, per item.
+OrderedJson skip_json(const std::vector<SummarySkip>& skips) {
+  if (skips.empty()) return nullptr;
+  std::vector<double> prefix, position, overlap;
+  size_t identical = 0;
+  OrderedJson items = OrderedJson::array();
+  for (const auto& s : skips) {
+    identical += s.identical;
+    prefix.push_back(s.matching_prefix);
+    position.push_back(s.position_agreement);
+    overlap.push_back(s.token_overlap);
+    items.push_back({{"run", s.run}, {"id", s.id}, {"mode", s.mode}, {"layers", s.layers}, {"identical", s.identical},
+                     {"matching_prefix", s.matching_prefix}, {"position_agreement", s.position_agreement},
+                     {"token_overlap", s.token_overlap}});
+  }
+  return {{"items", skips.size()}, {"identical", identical},
+          {"matching_prefix", value_summary_json(summarize_values(prefix))},
+          {"position_agreement", value_summary_json(summarize_values(position))},
+          {"token_overlap", value_summary_json(summarize_values(overlap))}, {"per_item", items}};
+}
+
 OrderedJson layers_json(const TokenAggregate& a) {
   OrderedJson layers = OrderedJson::array();
   for (const auto& layer : a.layers) {
@@ -102,6 +123,7 @@ OrderedJson build_summary(const SummaryInput& in) {
                      {"critical_undetermined", in.aggregate.critical_undetermined},
                      {"mutation_absent", in.aggregate.mutation_absent}};
   j["features"] = in.features ? features_json(*in.features) : OrderedJson(nullptr);
+  j["skip"] = skip_json(in.skips);
   return j;
 }
 

@@ -341,6 +341,34 @@ TEST(BatchCli, AggregateRecordsEveryRunOnceAndRefusesMixedSettings) {
   EXPECT_NE(errors[0].find("lens: \"norm\""), std::string::npos) << errors[0];
 }
 
+TEST(BatchCli, SummaryCarriesTheSkippedRunsAgreement) {
+  test::TempDir dir;
+  const std::string items = write_items(dir, 3), run = dir.file("run");
+  auto r = run_cli(batch_args(items, run, "--feature-steps none --skip-layers 2-3"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_cli("aggregate '" + run + "' --feature-step -1 --out '" + dir.file("s.json") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json skip = read_json_file(dir.file("s.json"))["skip"];
+  ASSERT_TRUE(skip.is_object());
+  EXPECT_EQ(skip["items"], 3);
+  int identical = 0;
+  for (const Json& item : skip["per_item"]) {
+    const Json report = read_json_file(run + "/reports/" + item["id"].get<std::string>() + ".json");
+    const Json& a = report["skip"]["agreement"];
+    EXPECT_EQ(item["layers"], report["skip"]["layers"]);
+    EXPECT_EQ(item["identical"], a["identical"]);
+    EXPECT_EQ(item["position_agreement"], a["position_agreement"]);
+    EXPECT_EQ(item["token_overlap"], a["token_overlap"]);
+    identical += a["identical"].get<bool>();
+  }
+  EXPECT_EQ(skip["identical"], identical);
+  r = run_cli("render '" + dir.file("s.json") + "' --out '" + dir.file("s.html") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream page(dir.file("s.html"));
+  const std::string html((std::istreambuf_iterator<char>(page)), {});
+  EXPECT_NE(html.find(std::to_string(identical) + " of 3 items"), std::string::npos);
+}
+
 // SIGKILLed at chosen write stages (tests/write_stages.h: the process stops before each stage of
 // every atomic write, so each kill lands at a known stage on any machine), then resumed: every
 // index line stays intact, no item is indexed twice, every indexed report is whole, and only the

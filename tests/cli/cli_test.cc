@@ -323,6 +323,27 @@ TEST(CliRender, RunWritesTheHtmlBesideTheReport) {
   EXPECT_NE(read_file(dir.file("r.html")).find("lvlm-probe report"), std::string::npos);
 }
 
+TEST(CliRender, TsneFromTheDumpedFeatures) {
+  test::TempDir dir;
+  const std::string features = dir.file("f.safetensors"), report = dir.file("r.json");
+  test::CliResult r = test::run_cli("run --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --prompt 'What is shown in this image?' --max-new-tokens 4 --out '" +
+                                    report + "' --dump-features '" + features + "' --html '" + dir.file("run.html") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(dir.file("run.html")).find("Hidden states of this image: t-SNE"), std::string::npos);
+  r = test::run_cli("render '" + report + "' --features '" + features + "' --tsne paper --out '" + dir.file("p.html") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = read_file(dir.file("p.html"));
+  EXPECT_NE(html.find("tsne.py\xE2\x80\x99s fixed groups"), std::string::npos);
+  EXPECT_NE(html.find("competitors"), std::string::npos) << "the report's complete curves";
+  // A features file of another model, and a missing one: exit 3 naming the file, no page.
+  r = test::run_cli("render '" + report + "' --features '" + dir.file("nope.safetensors") + "' --out '" + dir.file("x.html") + "'");
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("nope.safetensors"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(dir.file("x.html")));
+  EXPECT_EQ(test::run_cli("render '" + report + "' --tsne umap --out '" + dir.file("x.html") + "'").exit_code, 2);
+}
+
 }  // namespace
 }  // namespace lvlm
 

@@ -51,6 +51,29 @@ void expect_layers(const std::vector<double>& got, const Json& want, double tol,
   }
 }
 
+// Competitors against the gold top-5 lists: the ids are the layers' top-1 ids in order of first
+// appearance, and wherever gold lists a competitor (or it is the emitted token) the probability
+// agrees; elsewhere it lies below that layer's fifth.
+void expect_competitors(const TokenTrace& t, const Json& g, const std::string& at) {
+  std::vector<int> want;
+  for (const Json& ids : g["top5_ids"])
+    if (std::find(want.begin(), want.end(), ids[0].get<int>()) == want.end()) want.push_back(ids[0].get<int>());
+  ASSERT_EQ(t.competitor_ids, want) << at;
+  ASSERT_EQ(t.competitor_probs.size(), want.size()) << at;
+  for (size_t j = 0; j < want.size(); ++j) {
+    ASSERT_EQ(t.competitor_probs[j].size(), g["top5_ids"].size()) << at;
+    for (size_t l = 0; l < g["top5_ids"].size(); ++l) {
+      const std::string where = at + " competitor " + std::to_string(want[j]) + " layer " + std::to_string(l);
+      const double p = t.competitor_probs[j][l];
+      const auto ids = g["top5_ids"][l].get<std::vector<int>>();
+      const auto k = std::find(ids.begin(), ids.end(), want[j]) - ids.begin();
+      if (k < static_cast<long>(ids.size())) EXPECT_NEAR(p, g["top5_probs"][l][k].get<double>(), kProbTol) << where;
+      else EXPECT_LE(p, g["top5_probs"][l][4].get<double>() + kProbTol) << where;
+      if (want[j] == t.token_id) EXPECT_NEAR(p, g["p_token"][l].get<double>(), kProbTol) << where;
+    }
+  }
+}
+
 // One gold report per model: the tiny random fixture (8 tokens, no EOS stop) and nano-llava, the
 // trained model (float16 on disk, computed in float32 here as in its reference), up to its </s>.
 // Each model is loaded once for all tests.
@@ -99,6 +122,7 @@ TEST_P(Gold, EveryTokenEveryLayer) {
       EXPECT_EQ(t.topk_ids[l], g["top5_ids"][l].get<std::vector<int>>()) << at << " layer " << l;
       expect_layers(t.topk_probs[l], g["top5_probs"][l], kProbTol, at + " top5 layer " + std::to_string(l));
     }
+    expect_competitors(t, g, at);
     // Features do not depend on the lens mode. h_norm within 1e-3 relative (hidden states).
     for (size_t l = 0; l < t.h_norm.size(); ++l)
       EXPECT_NEAR(t.h_norm[l], steps[s]["h_norm"][l].get<double>(), 1e-3 * steps[s]["h_norm"][l].get<double>()) << at;
@@ -134,6 +158,40 @@ TEST(GoldSkip, SkippedLayersPassTheResidualThrough) {
     EXPECT_EQ(trace.d_prev[3], 0.0);
     EXPECT_EQ(trace.h_norm[1], trace.h_norm[3]);
     EXPECT_GT(trace.d_prev[4], 0.0);
+  }
+}
+
+// The competitors as a plain loop: per layer, softmax of the lens logits in float64 and its
+// argmax; the oracle for both the fused CPU loops and the ATen path.
+TEST(GoldCompetitors, MatchAPlainLoop) {
+  const VisionLanguageModel& model = *gold_model(test::tiny_model()).model;
+  const int64_t L = model.info().num_layers, hidden = model.info().hidden_size;
+  at::manual_seed(5);
+  at::Tensor stack = at::randn({L + 1, hidden});
+  at::Tensor logits = model.unembed(model.final_norm(stack)).to(at::kDouble).contiguous();
+  const int64_t V = logits.size(1);
+  std::vector<int> ids;
+  std::vector<std::vector<double>> probs(static_cast<size_t>(L + 1));
+  for (int64_t l = 0; l <= L; ++l) {
+    const double* x = logits.data_ptr<double>() + l * V;
+    double top = x[0], sum = 0;
+    int64_t arg = 0;
+    for (int64_t v = 1; v < V; ++v)
+      if (x[v] > top) top = x[v], arg = v;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - top);
+    for (int64_t v = 0; v < V; ++v) probs[static_cast<size_t>(l)].push_back(std::exp(x[v] - top) / sum);
+    if (std::find(ids.begin(), ids.end(), arg) == ids.end()) ids.push_back(static_cast<int>(arg));
+  }
+  ASSERT_GT(ids.size(), 1u);  // random layers: more than one winner, else the test shows little
+  for (bool fused : {true, false}) {
+    LensOptions options;
+    options.fused_cpu = fused;
+    const TokenTrace t = lens_statistics(model, stack, 7, options);
+    ASSERT_EQ(t.competitor_ids, ids) << "fused " << fused;
+    for (size_t j = 0; j < ids.size(); ++j)
+      for (int64_t l = 0; l <= L; ++l)
+        EXPECT_NEAR(t.competitor_probs[j][static_cast<size_t>(l)], probs[static_cast<size_t>(l)][static_cast<size_t>(ids[j])],
+                    1e-7) << "fused " << fused << " competitor " << j << " layer " << l;
   }
 }
 

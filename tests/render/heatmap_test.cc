@@ -108,16 +108,17 @@ TEST(RenderHeatmap, MarksSitAtEachTokensCriticalAndMutationLayer) {
 
 TEST(RenderHeatmap, BigReportIsDownSampledWithinBounds) {
   const Json report = test::synthetic_report(1000, 80, 45, 68);
-  RenderOptions options;  // 400 rows x 100 columns at most
+  RenderOptions options;  // 400 rows x 100 columns at most, 40,000 cells in both grids together
   const std::string html = render_report_html(report, options);
   EXPECT_LT(html.size(), 8u << 20) << "page of " << html.size() << " bytes";
   size_t elements = 0;
   for (size_t i = 0; i + 1 < html.size(); ++i) elements += html[i] == '<' && std::isalpha(static_cast<unsigned char>(html[i + 1]));
   EXPECT_LT(elements, 100000u);
   const auto cells = heatmap_cells(html);
-  EXPECT_EQ(cells.size(), 400u * 80u);
+  const size_t rows = 40000 / (80 + 81);  // divergence columns 1..80 beside probability columns 0..80
+  EXPECT_EQ(cells.size(), rows * 80u);
   EXPECT_NE(cells.front().title.find("(mean)"), std::string::npos);
-  EXPECT_NE(html.find("1000 tokens drawn as 400 rows"), std::string::npos);
+  EXPECT_NE(html.find("1000 tokens drawn as " + std::to_string(rows) + " rows"), std::string::npos);
   EXPECT_EQ(test::XmlCheck::check(html), "");
 }
 
@@ -143,6 +144,59 @@ TEST(RenderHeatmap, MissingValuesAreGreyNotZero) {
   const std::string html = render_report_html(report);
   EXPECT_NE(html.find("class=\"na\"><title>no value \xC2\xB7 layer 5 \xC2\xB7 step 1</title>"), std::string::npos);
   EXPECT_EQ(heatmap_cells(html).size(), 3u * 8u - 1);
+}
+
+// Probability cells (class "pc"): their titles, in document order.
+std::vector<std::string> probability_titles(const std::string& html) {
+  std::vector<std::string> titles;
+  for (size_t at = html.find("class=\"pc\"><title>"); at != std::string::npos; at = html.find("class=\"pc\"><title>", at + 1)) {
+    const size_t from = at + 19;
+    titles.push_back(html.substr(from, html.find("</title>", from) - from));
+  }
+  return titles;
+}
+
+TEST(RenderHeatmap, LogitLensGridHoldsEveryTokensProbabilityAtEveryLayer) {
+  const Json report = test::synthetic_report(7, 16, 8, 12);
+  const std::string html = render_report_html(report);
+  const auto titles = probability_titles(html);
+  ASSERT_EQ(titles.size(), 7u * 17u);  // layers 0..L, beside the divergence's 1..L
+  for (const std::string& t : titles) {
+    const int layer = number_after(t, "\xC2\xB7 layer "), step = number_after(t, "\xC2\xB7 step ");
+    ASSERT_GE(layer, 0) << t;
+    EXPECT_EQ(std::strtod(t.c_str() + 4, nullptr), report["tokens"][step]["p_token"][layer].get<double>()) << t;
+  }
+  // Colour: viridis of p itself (0..1, one scale for all tokens).
+  const std::string first = "fill=\"" + render::viridis(report["tokens"][0]["p_token"][0].get<double>()) + "\" class=\"pc\"";
+  EXPECT_NE(html.find(first), std::string::npos);
+}
+
+TEST(RenderHeatmap, PromptPositionsAreDrawnWhenReported) {
+  Json report = test::synthetic_report(3, 8, 4, 6);
+  EXPECT_EQ(render_report_html(report).find("Prompt positions"), std::string::npos);
+  Json positions = Json::array();
+  for (int p = 0; p < 5; ++p) {
+    Json row = report["tokens"][p % 3];
+    row.erase("step");
+    row["position"] = p;
+    row["kind"] = p == 1 || p == 2 ? "image" : "text";
+    row["next_id"] = p == 0 || p == 1 ? Json(nullptr) : Json(100 + p);
+    row["next_piece"] = p == 0 || p == 1 ? Json(nullptr) : Json("w" + std::to_string(p));
+    row["p_next"] = p == 0 || p == 1 ? Json(nullptr) : row["p_token"];
+    positions.push_back(row);
+  }
+  report["prompt_positions"] = positions;
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  const size_t at = html.find("Prompt positions");
+  ASSERT_NE(at, std::string::npos);
+  const std::string part = html.substr(at);
+  EXPECT_EQ(heatmap_cells(part).size(), 5u * 8u);
+  EXPECT_EQ(probability_titles(part).size(), 3u * 9u);  // positions 0 and 1 predict an image feature
+  EXPECT_NE(part.find("no value \xC2\xB7 layer 0 \xC2\xB7 position 1"), std::string::npos);
+  EXPECT_NE(part.find(">\xE2\x96\xA6 image</text>"), std::string::npos);  // image rows labelled as such
+  EXPECT_NE(part.find(">w2</text>"), std::string::npos);  // position 3 holds the token position 2 predicted
+  EXPECT_NE(part.find("id=\"pp-abs\""), std::string::npos);  // its own view buttons
 }
 
 }  // namespace

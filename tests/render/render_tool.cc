@@ -2,10 +2,14 @@
 //   render_tool page IN.json OUT.html [FOCUS_STEP]      render a report or summary
 //   render_tool report T L C M OUT.json                 write a synthetic report
 //   render_tool summary ITEMS L C M OUT.json            write a synthetic summary
+//   render_tool report2 T L C M OUT.json                the report in schema report/2; C or M < 0:
+//                                                      undetermined / absent; M = L: with an hf
+//                                                      final-norm step at L as well
 //   render_tool png FILE WIDTH HEIGHT                   check a screenshot: size, and not blank
 // Exit 0 when all is well, 1 with a message otherwise.
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -65,9 +69,19 @@ int main(int argc, char** argv) {
       lvlm::write_file_atomic(argv[6], j.dump());
       return 0;
     }
+    if (cmd == "report2" && argc == 7) {
+      const int n = std::atoi(argv[2]), L = std::atoi(argv[3]), c = std::atoi(argv[4]), m = std::atoi(argv[5]);
+      lvlm::Json j = lvlm::test::report_v2(lvlm::test::synthetic_report(n, L, std::max(c, 2), m < 0 ? L : m), c, m,
+                                           c < 0 ? 0.05 : 0.9, m < 0 ? 0.05 : 0.8);
+      if (m == L) j["stages"]["final_norm_step"] = {{"layer", L}, {"divergence", 0.3}, {"note", "hf lens"}};
+      j["tokens"][0]["piece"] = "";
+      j["tokens"][1]["piece"] = " ";
+      lvlm::write_file_atomic(argv[6], j.dump());
+      return 0;
+    }
     if (cmd == "png" && argc == 5) return check_png(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
   } catch (const std::exception& e) {
     return fail(e.what());
   }
-  return fail("usage: render_tool page IN OUT [FOCUS] | report|summary N L C M OUT | png FILE W H");
+  return fail("usage: render_tool page IN OUT [FOCUS] | report|report2|summary N L C M OUT | png FILE W H");
 }

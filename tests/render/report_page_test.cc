@@ -91,7 +91,7 @@ TEST(RenderReportHtml, RejectsOtherSchemas) {
   } catch (const InputError& e) {
     message = e.what();
   }
-  EXPECT_NE(message.find("lvlm-probe/report/1"), std::string::npos) << message;
+  EXPECT_NE(message.find("lvlm-probe/report/"), std::string::npos) << message;
 }
 
 TEST(RenderReportHtml, FocusIsTheLargestMutationJumpUnlessGiven) {
@@ -162,6 +162,55 @@ TEST(RenderReportHtml, RendersTheRealDemoReport) {
   const int L = report["model"]["num_layers"].get<int>();
   EXPECT_EQ(count_cells(html), report["tokens"].size() * L);
   EXPECT_NE(html.find(report["input"]["image_sha256"].get<std::string>()), std::string::npos);
+}
+
+// Band colours in a page: rapid evolution, stabilization, mutation.
+size_t bands_of(const std::string& html, const char* fill) { return count(html, std::string("fill=\"") + fill + "\""); }
+
+TEST(RenderReportHtml, Report2OutcomesWithConfidences) {
+  const Json report = test::report_v2(test::synthetic_report(5, 32, 18, 27), 18, 27, 0.83, 0.64);
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_NE(html.find("critical layer <b>18</b> (confidence <b>0.83</b>)"), std::string::npos);
+  EXPECT_NE(html.find("mutation layer <b>27</b> (confidence <b>0.64</b>)"), std::string::npos);
+  EXPECT_GT(bands_of(html, "#eaa6bf"), 0u);
+}
+
+TEST(RenderReportHtml, UndeterminedCriticalLayerDrawsNoBandAnywhere) {
+  const Json report = test::report_v2(test::synthetic_report(5, 32, 18, 27), -1, -1, 0.04, 0.0);
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  for (const char* fill : {"#fbd7a4", "#e9f0f8", "#eaa6bf"}) EXPECT_EQ(bands_of(html, fill), 0u) << fill;
+  EXPECT_NE(html.find("critical layer undetermined</span> no knee"), std::string::npos);
+  EXPECT_NE(html.find("critical layer undetermined: no stages drawn"), std::string::npos);  // heatmap strip
+  EXPECT_EQ(count(html, "class=\"mc\""), 1u);  // only the legend's sample: no token has a c
+  EXPECT_EQ(count(html, "class=\"stageline\""), 0u);
+  EXPECT_NE(html.find("<td class=\"num\">undetermined</td>"), std::string::npos);  // token table
+}
+
+TEST(RenderReportHtml, AbsentMutationDrawsNoMutationBand) {
+  const Json report = test::report_v2(test::synthetic_report(5, 32, 18, 27), 18, -1, 0.9, 0.02);
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_EQ(bands_of(html, "#eaa6bf"), 0u);  // no pink band over the plateau
+  EXPECT_GT(bands_of(html, "#e9f0f8"), 0u);
+  EXPECT_NE(html.find("mutation absent</span> no jump after the plateau above its noise (confidence <b>0.02</b>)"),
+            std::string::npos);
+  EXPECT_NE(html.find("stabilization 19\xE2\x80\x93" "32"), std::string::npos);
+  EXPECT_NE(html.find("<td class=\"num\">absent</td>"), std::string::npos);
+}
+
+TEST(RenderReportHtml, HfFinalNormStepIsMarkedAsSuch) {
+  Json report = test::report_v2(test::synthetic_report(5, 32, 18, 27), 18, 27);
+  report["settings"]["lens"] = "hf";
+  report["stages"]["final_norm_step"] = {{"layer", 32}, {"divergence", 0.31}, {"note", "excluded from the mutation search"}};
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_NE(html.find("Final-norm step at layer 32 (divergence 0.31)"), std::string::npos);
+  EXPECT_NE(html.find("excluded from the mutation search"), std::string::npos);
+  EXPECT_GT(count(html, "class=\"fnmark\""), 0u);  // the line charts
+  EXPECT_EQ(count(html, "class=\"fnline\""), 1u);  // the heatmap
+  EXPECT_NE(html.find(">final-norm step</text>"), std::string::npos);
 }
 
 TEST(RenderXmlCheck, CatchesWhatItShould) {

@@ -74,6 +74,47 @@ TEST(RenderSummaryHtml, ToleratesMissingOptionalParts) {
   EXPECT_EQ(test::XmlCheck::check(render_summary_html(partial)), "");
 }
 
+TEST(RenderSummaryHtml, FailedItemsAreListedWithTheirReasons) {
+  Json summary = test::synthetic_summary(5, 16, 8, 12);
+  summary["items"]["failures"] = {{{"run", 0}, {"id", "AMBER_9"}, {"error", "images/9.jpg: not a JPEG"}}};
+  std::string html = render_summary_html(summary);
+  EXPECT_NE(html.find("Failed items (1)"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>runs/amber-0</td><td class=\"mono\">AMBER_9</td><td>images/9.jpg: not a JPEG</td></tr>"),
+            std::string::npos);
+  // failed_items (with `reason`) wins over the older items.failures.
+  summary["failed_items"] = {{{"run", 1}, {"id", "AMBER_3"}, {"reason", "out of memory <at> step 2"}},
+                             {{"run", 7}, {"id", "AMBER_4"}, {"reason", nullptr}}};
+  html = render_summary_html(summary);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_NE(html.find("Failed items (2)"), std::string::npos);
+  EXPECT_NE(html.find("<td>runs/amber-1</td><td class=\"mono\">AMBER_3</td><td>out of memory &lt;at&gt; step 2</td>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<td>7</td><td class=\"mono\">AMBER_4</td><td>(no reason given)</td>"), std::string::npos);
+  EXPECT_EQ(html.find("AMBER_9"), std::string::npos);
+  summary.erase("failed_items");
+  summary["items"]["failures"] = Json::array();
+  EXPECT_EQ(render_summary_html(summary).find("Failed items"), std::string::npos);
+}
+
+TEST(RenderSummaryHtml, SkipAgreementIsSummarisedAcrossItems) {
+  Json summary = test::synthetic_summary(5, 16, 8, 12);
+  Json per_item = Json::array();
+  for (int i = 0; i < 4; ++i)
+    per_item.push_back({{"run", 0}, {"id", "AMBER_" + std::to_string(i)}, {"mode", "stabilization"}, {"layers", {9, 10, 11}},
+                        {"identical", i != 2}, {"matching_prefix", i == 2 ? 3 : 12},
+                        {"position_agreement", i == 2 ? 0.25 : 1.0}, {"token_overlap", i == 2 ? 0.5 : 1.0}});
+  summary["skip"] = {{"items", 4}, {"identical", 3},
+                     {"position_agreement", {{"mean", 0.8125}, {"median", 1.0}, {"q1", 0.8125}, {"q3", 1.0}, {"min", 0.25}, {"max", 1.0}}},
+                     {"token_overlap", nullptr}, {"matching_prefix", nullptr}, {"per_item", per_item}};
+  const std::string html = render_summary_html(summary);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_NE(html.find("3 of 4 items (75 %) give the same output"), std::string::npos);
+  EXPECT_NE(html.find("median 1 (quartiles 0.8125\xE2\x80\x93" "1, min 0.25)"), std::string::npos);
+  // The least agreeing item first.
+  EXPECT_LT(html.find("AMBER_2</td>"), html.find("AMBER_0</td>"));
+  EXPECT_EQ(render_summary_html(test::synthetic_summary(5, 16, 8, 12)).find("Skipped layers"), std::string::npos);
+}
+
 TEST(RenderSummaryHtml, RejectsOtherSchemas) {
   Json summary = test::synthetic_summary(3, 8, 4, 6);
   summary["schema"] = "lvlm-probe/summary/9";

@@ -56,6 +56,8 @@ inline Json synthetic_token(int step, int L, int c, int m, int top_k, Lcg& rng) 
   const int64_t emitted = 1000 + step % 15, rival = 2000 + step % 15;
   std::vector<double> d(L + 1), p(L + 1), rank(L + 1), ent(L + 1), dfin(L + 1), hn(L + 1), cp(L + 1), cf(L + 1);
   Json topk = Json::array();
+  std::vector<int64_t> top1;
+  std::vector<double> top1_p;
   for (int l = 0; l <= L; ++l) {
     d[l] = l <= c ? 0.45 * std::exp(-3.0 * (l - 1) / c) : l == m ? 0.25 : l < m ? 2e-3 : 0.02;
     d[l] *= rng.noise(0.6);
@@ -79,12 +81,28 @@ inline Json synthetic_token(int step, int L, int c, int m, int top_k, Lcg& rng) 
     }
     if (rank[l] == 0) rank[l] = top_k + 1 + l % 7;
     topk.push_back({{"ids", ids}, {"pieces", pieces}, {"probs", probs}});
+    top1.push_back(entries[0].second);
+    top1_p.push_back(entries[0].first);
+  }
+  // competitors: every layer's top-1 with its probability at every layer (the emitted token's is
+  // p_token; a filler token's is its own value where it wins, 1e-4 elsewhere).
+  Json competitors = Json::array();
+  std::vector<int64_t> seen;
+  for (int l = 0; l <= L; ++l) {
+    if (std::find(seen.begin(), seen.end(), top1[l]) != seen.end()) continue;
+    seen.push_back(top1[l]);
+    std::vector<double> curve(L + 1);
+    for (int k = 0; k <= L; ++k)
+      curve[k] = top1[l] == emitted ? p[k] : top1[l] == rival ? (k > c && k < m ? 0.55 : k >= m ? 0.08 : 0.01)
+                                     : top1[k] == top1[l] ? top1_p[k] : 1e-4;
+    const std::string name = top1[l] == emitted ? piece : top1[l] == rival ? piece + "s" : "tok" + std::to_string(top1[l]);
+    competitors.push_back({{"id", top1[l]}, {"piece", name}, {"p", curve}});
   }
   return {{"step", step}, {"position", 600 + step}, {"id", emitted}, {"piece", piece}, {"critical_layer", c},
           {"mutation_layer", m}, {"p_token", layer_array(p, false)}, {"rank", layer_array(rank, false)},
           {"entropy", layer_array(ent, false)}, {"d_prev", layer_array(d, true)}, {"d_final", layer_array(dfin, false)},
           {"h_norm", layer_array(hn, false)}, {"cos_prev", layer_array(cp, true)}, {"cos_final", layer_array(cf, false)},
-          {"topk", topk}};
+          {"topk", topk}, {"competitors", competitors}};
 }
 
 inline Json per_layer(const Json& tokens, int L, int c, int m) {
@@ -147,6 +165,43 @@ inline Json synthetic_report(int T, int L, int c, int m, uint64_t seed = 1) {
                  {"stages", stages_json(layers, L, c, m)},
                  {"skip", nullptr},
                  {"timing", {{"load", 1.5}, {"vision", 0.2}, {"prefill", 0.8}, {"decode", 3.1}, {"lens", 0.9}, {"total", 5.6}}}};
+  return report;
+}
+
+// The same report in schema lvlm-probe/report/2: outcomes with confidences, overall and per token;
+// `critical` / `mutation` < 0 make them null (undetermined / absent) everywhere, and the segments
+// hold the determined stages only.
+inline Json report_v2(Json report, int critical, int mutation, double c_conf = 0.9, double m_conf = 0.8) {
+  const int L = report["model"]["num_layers"].get<int>();
+  auto layer = [](int v) { return v < 0 ? Json(nullptr) : Json(v); };
+  Json segments = Json::array();
+  if (critical >= 0) {
+    const int m = mutation < 0 ? L + 1 : mutation;
+    segments.push_back({{"name", "rapid_evolution"}, {"first_layer", 1}, {"last_layer", critical}});
+    if (m > critical + 1) segments.push_back({{"name", "stabilization"}, {"first_layer", critical + 1}, {"last_layer", m - 1}});
+    if (m <= L) segments.push_back({{"name", "mutation"}, {"first_layer", m}, {"last_layer", L}});
+  }
+  report["schema"] = "lvlm-probe/report/2";
+  Json& st = report["stages"];
+  st.erase("confidence");
+  st["critical_layer"] = layer(critical);
+  st["critical_confidence"] = c_conf;
+  st["mutation_layer"] = critical < 0 ? Json(nullptr) : layer(mutation);
+  st["mutation_confidence"] = m_conf;
+  st["final_norm_step"] = nullptr;
+  st["segments"] = segments;
+  for (Json& t : report["tokens"]) {
+    if (critical < 0) t["critical_layer"] = nullptr;
+    if (critical < 0 || mutation < 0) t["mutation_layer"] = nullptr;
+    t["critical_confidence"] = c_conf;
+    t["mutation_confidence"] = m_conf;
+  }
+  for (Json& l : report["layers"]) {
+    const int i = l["layer"].get<int>();
+    const int m = mutation < 0 ? L + 1 : mutation;
+    l["stage"] = i == 0 ? "embedding" : critical < 0 ? "undetermined" : i <= critical ? "rapid_evolution"
+                                                     : i < m ? "stabilization" : "mutation";
+  }
   return report;
 }
 

@@ -92,5 +92,41 @@ TEST(RenderStages, BandsFromBoundaries) {
   EXPECT_EQ(stages_text(s), "rapid evolution 1\xE2\x80\x93" "18 \xC2\xB7 stabilization 19\xE2\x80\x93" "26 \xC2\xB7 mutation 27\xE2\x80\x93" "32");
 }
 
+TEST(RenderStages, UndeterminedAndAbsentDrawNoBand) {
+  EXPECT_TRUE(bands_for(std::nullopt, 27, 32).empty());  // no c: nothing is coloured
+  const auto no_jump = bands_for(18, std::nullopt, 32);  // no m: stabilization runs to L
+  ASSERT_EQ(no_jump.size(), 2u);
+  EXPECT_EQ(no_jump[1].name, "stabilization");
+  EXPECT_EQ(no_jump[1].last, 32);
+  const Stages undetermined = read_stages(Json{{"critical_layer", nullptr}, {"mutation_layer", nullptr},
+                                               {"critical_confidence", 0.05}, {"segments", Json::array()}}, 32);
+  EXPECT_FALSE(undetermined.critical);
+  EXPECT_TRUE(undetermined.bands.empty());
+  EXPECT_EQ(stages_text(undetermined), "critical layer undetermined");
+  EXPECT_EQ(stage_marks(undetermined, true).size(), 0u);
+  const Stages absent = read_stages(Json{{"critical_layer", 18}, {"mutation_layer", nullptr}}, 32);
+  EXPECT_EQ(stages_text(absent), "rapid evolution 1\xE2\x80\x93" "18 \xC2\xB7 stabilization 19\xE2\x80\x93" "32 \xC2\xB7 mutation absent");
+  // report/1's single confidence is the critical layer's.
+  EXPECT_EQ(read_stages(Json{{"critical_layer", 18}, {"mutation_layer", 27}, {"confidence", 0.7}}, 32).critical_confidence, 0.7);
+}
+
+TEST(RenderStages, FinalNormStepIsAMarkOfItsOwn) {
+  const Stages s = read_stages(Json{{"critical_layer", 18}, {"mutation_layer", 27},
+                                    {"final_norm_step", {{"layer", 32}, {"divergence", 0.4}, {"note", "hf lens"}}}}, 32);
+  const auto marks = stage_marks(s, false);
+  ASSERT_EQ(marks.size(), 3u);
+  EXPECT_EQ(marks[2].layer, 32);
+  EXPECT_STREQ(marks[2].cls, "fnmark");
+  EXPECT_EQ(s.bands.back().name, "mutation");  // the step changes no stage
+}
+
+TEST(RenderText, EmptyAndWhitespacePiecesAreVisible) {
+  EXPECT_EQ(piece_label(Json(""), Json(1234)), "id 1234");
+  EXPECT_EQ(piece_label(Json(nullptr), Json(7)), "id 7");
+  EXPECT_EQ(piece_label(Json("  "), Json(1)), "\xE2\x90\xA3\xE2\x90\xA3");
+  EXPECT_EQ(piece_label(Json("\n"), Json(1)), "\\n");
+  EXPECT_EQ(piece_label(Json(" cat"), Json(1)), " cat");  // a word keeps its leading space
+}
+
 }  // namespace
 }  // namespace lvlm::render

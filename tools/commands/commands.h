@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/render.h"
 
 namespace lvlm::cli {
 
@@ -25,7 +26,7 @@ void add_aggregate(CLI::App& app, Action& action);
 void add_analyze(CLI::App& app, Action& action);
 
 // Writes the HTML page of a report or summary (atomic; "-" = stdout).
-void write_html(const std::string& path, const Json& report_or_summary, int focus_step = -1);
+void write_html(const std::string& path, const Json& report_or_summary, const RenderOptions& options = {});
 
 // Where the shipped data lives: $LVLM_PROBE_DATA, else the source tree the binary was built from.
 std::string shipped_path(const std::string& relative);

@@ -10,6 +10,7 @@ void add_run(CLI::App& app, Action& action) {
   auto html = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>("report.json");
   auto features = std::make_shared<std::string>();
+  auto tsne = std::make_shared<std::string>("stages");
   CLI::App* sub = app.add_subcommand("run", "probe one image and prompt; write the JSON report");
   add_input_dir_option(sub, "--model", f->session.model_dir, "Hugging Face model directory")->required();
   add_input_option(sub, "--image", f->request.image,
@@ -19,10 +20,13 @@ void add_run(CLI::App& app, Action& action) {
   prompt->excludes(ids);
   add_output_option(sub, "--dump-features", *features, "write every token's hidden states [L+1, hidden] as safetensors");
   add_output_option(sub, "--out", *out, "report path; - for stdout")->capture_default_str();
-  add_output_option(sub, "--html", *html, "also write the HTML page with the figures");
+  add_output_option(sub, "--html", *html, "also write the HTML page with the figures (with --dump-features: and the t-SNE)");
+  sub->add_option("--tsne", *tsne, "with --html and --dump-features, the t-SNE style: stages or paper")
+      ->check(CLI::IsMember({"stages", "paper"}))
+      ->capture_default_str();
   add_probe_flags(*sub, *f);
-  sub->callback([&action, f, out, html, features] {
-    action = [f, out, html, features] {
+  sub->callback([&action, f, out, html, features, tsne] {
+    action = [f, out, html, features, tsne] {
       if (f->request.prompt.empty() && f->input_ids.empty()) throw UsageError("run: give --prompt or --input-ids");
       if (!f->request.prompt.empty() && f->request.image.empty())
         throw UsageError("run: --image is required with --prompt (the template holds the image token)");
@@ -32,7 +36,14 @@ void add_run(CLI::App& app, Action& action) {
       ProbeResult result = session.run(f->request);
       const OrderedJson report = build_report(result);
       write_report(*out, report);
-      if (!html->empty()) write_html(*html, Json::parse(report.dump()));
+      if (!html->empty()) {
+        RenderOptions page;
+        // The features file is not in place before the command's outputs are committed together.
+        const OutputSet* outputs = OutputSet::active();
+        page.features = outputs ? outputs->readable(*features) : *features;
+        page.tsne = parse_token_embedding_style(*tsne);
+        write_html(*html, Json::parse(report.dump()), page);
+      }
       print_summary(result, *out);
       return 0;
     };
