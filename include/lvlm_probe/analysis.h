@@ -5,7 +5,7 @@
 //   and over all tokens; the algorithm is in docs/stages.md.
 // Further analyses (aggregation over tokens and runs, regression checks) get sections of their own.
 //
-// Layers follow SPEC §2: layer 0 is the embedding output, layers 1..L the decoder blocks'
+// Layers (docs/report-schema.md): layer 0 is the embedding output, layers 1..L the decoder blocks'
 // outputs. A divergence matrix is tokens x L: row t, column l-1 holds d_l = JS(P_{l-1}, P_l).
 #pragma once
 
@@ -44,7 +44,7 @@ std::optional<StageConfig> find_stage_config(const std::string& dir, const std::
                                              int hidden_size);
 
 // ---------------------------------------------------------------------------------------------
-// Stage boundaries (SPEC §2 "Stage boundaries").
+// Stage boundaries (docs/stages.md).
 
 struct StageOptions {
   // automatic: the critical layer is fitted to the data. fixed: it is given (the authors' setup:
@@ -195,7 +195,7 @@ class PairwiseCosine {
   size_t count_ = 0;
 };
 
-// 2-D embeddings of feature vectors for plots (SPEC §2 "Feature level across images").
+// 2-D embeddings of feature vectors for plots (docs/figures.md).
 enum class EmbeddingMethod { tsne, pca };
 const char* embedding_method_name(EmbeddingMethod method);      // "tsne" | "pca"
 EmbeddingMethod parse_embedding_method(const std::string& name);  // UsageError naming --embedding

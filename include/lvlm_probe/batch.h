@@ -1,4 +1,4 @@
-// Batch probing over a data set (SPEC §1, §4, §5; docs/batch.md): data-set readers, shards, the
+// Batch probing over a data set (docs/batch.md): data-set readers, shards, the
 // run directory (one report per item, an index of finished items, the run's settings) with a
 // resumable runner, and reading run directories back into a summary for `aggregate`.
 //

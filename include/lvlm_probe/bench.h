@@ -1,4 +1,4 @@
-// Performance tooling (SPEC §7): random-weight LLaVA-1.5-shaped checkpoints for benchmarks and
+// Performance tooling (docs/performance.md): random-weight LLaVA-1.5-shaped checkpoints for benchmarks and
 // tests (`make-model`), and the runner behind `bench`, which times plain greedy generation against
 // the full probe on the same input. Torch-free interface; make_model is torch-free code, the
 // bench runner links libtorch.

@@ -11,7 +11,7 @@
 
 namespace lvlm {
 
-// Exit codes of the CLI (SPEC §4). The library throws; only tools/ maps them to exits.
+// Exit codes of the CLI (README, "Exit codes"). The library throws; only tools/ maps them to exits.
 enum class ExitCode : int { ok = 0, regression = 1, usage = 2, bad_input = 3, runtime = 4 };
 
 class Error : public std::runtime_error {

@@ -15,7 +15,7 @@
 namespace lvlm {
 
 // --- Hidden-state taps -----------------------------------------------------------------------
-// SPEC layers run 0..L: layer 0 is the embedding output (input of block 0), layer l the residual
+// Layers run 0..L (docs/report-schema.md): layer 0 is the embedding output (input of block 0), layer l the residual
 // stream after block l-1 (0-based), before the final norm. Tap names follow TransformerLens.
 std::string resid_tap_name(int layer);  // 0 -> "blocks.0.hook_resid_pre", l -> "blocks.{l-1}.hook_resid_post"
 // Inverse of resid_tap_name; -1 for any other name.

@@ -77,7 +77,7 @@ class Tokenizer {
   std::shared_ptr<const Impl> impl_;  // immutable after load: copies share it, threads may too
 };
 
-// How a question becomes the prompt text (SPEC §3).
+// How a question becomes the prompt text (README, --template).
 enum class PromptTemplate {
   llava_v1,   // LLaVA's conv_llava_v1: "{system} USER: <image>\n{q} ASSISTANT:" (run_llava.py)
   vicuna_v1,  // LLaVA's conv_vicuna_v1: the same with the "user" system sentence (LLaVA-1.5's evals)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libFuzzer targets over the torch-free parsers (issue 8): builds them with clang (ASan + UBSan +
+# libFuzzer targets over the torch-free parsers (docs/hardening.md): builds them with clang (ASan + UBSan +
 # libFuzzer, see tests/fuzz/CMakeLists.txt) and runs each for a bounded time on a scratch copy
 # of its seed corpus (tests/fuzz/corpus/<name>/, never modified). Any crash, leak, timeout,
 # out-of-memory or sanitizer finding fails the script; the input that caused it is kept in

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# AddressSanitizer + UndefinedBehaviorSanitizer build of lvlm-probe and its tests (issue 8),
+# AddressSanitizer + UndefinedBehaviorSanitizer build of lvlm-probe and its tests (docs/hardening.md),
 # in its own build directory, then ctest with options that turn any finding into a failure:
 # ASan/LSan/UBSan abort the process (SIGABRT), so the test that ran it fails, and a CLI test whose
 # child lvlm-probe hits a finding sees a signal instead of the exit code it expects.

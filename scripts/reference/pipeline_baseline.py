@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The paper's probing pipeline in Python, as the baseline `lvlm-probe bench` is compared with
-(issue 7, docs/performance.md). Run by hand, never by the tests:
+(docs/performance.md). Run by hand, never by the tests:
 
     /opt/refpy/bin/python scripts/reference/pipeline_baseline.py --model DIR --image photo.jpg \
         --input-ids 1,319,... --max-new-tokens 32 --threads 2 [--literal-first-step] [--json]

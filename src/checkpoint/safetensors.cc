@@ -157,7 +157,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
   const RegularFile regular(path);  // a FIFO or device is refused before anything is read
   const uint64_t size = regular.size();
   if (size < 8) throw InputError(path, "too short for a safetensors file (" + std::to_string(size) + " bytes)");
-  // Read-only, shared mapping: weights are paged in on use and never copied (SPEC §3).
+  // Read-only, shared mapping: weights are paged in on use and never copied.
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, regular.fd(), 0);
   if (map == MAP_FAILED) throw InputError(path, std::string("mmap failed: ") + std::strerror(errno));
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());

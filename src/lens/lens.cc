@@ -60,7 +60,7 @@ at::Tensor pair_m_log_m(const at::Tensor& p, bool to_last, bool fused) {
 }
 
 // JS(P_a, P_b) per row pair from s = sum_v p log p of each row (= -entropy, reported anyway):
-// JS = H(M) - (H(P_a) + H(P_b)) / 2, natural log. This is the KL form of SPEC §2 regrouped so that
+// JS = H(M) - (H(P_a) + H(P_b)) / 2, natural log. This is the KL form of docs/report-schema.md regrouped so that
 // a pair costs one logarithm (of M) instead of three; its round-off is of the same order (1e-15
 // absolute, tested against the KL loop). Rows whose logits are equal get exactly 0, as the KL
 // form gives them (a skipped layer passes its residual through unchanged).

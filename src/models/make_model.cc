@@ -47,7 +47,7 @@ LlavaConfig preset_config(const std::string& name) {
   };
   if (name == "tiny") {  // the geometry of tests/data/tiny-llava, so its tokenizer fits
     text(512, 64, 128, 4, 4, 256), vision(32, 64, 2, 2, 32, 8);
-  } else if (name == "bench") {  // issue 7's benchmark model: 576 image features, 32064 tokens
+  } else if (name == "bench") {  // the benchmark model (docs/performance.md): 576 image features, 32064 tokens
     text(32064, 512, 1376, 8, 8, 4096), vision(256, 1024, 4, 4, 336, 14);
   } else if (name == "llava-1.5-7b-shape") {  // llava-hf/llava-1.5-7b-hf
     text(32064, 4096, 11008, 32, 32, 4096), vision(1024, 4096, 24, 16, 336, 14);

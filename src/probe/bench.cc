@@ -1,4 +1,4 @@
-// `bench` (SPEC §7): plain greedy generation against the full probe on the same input. Every
+// `bench` (docs/performance.md): plain greedy generation against the full probe on the same input. Every
 // (thread count, repeat, mode) runs in a forked child: its load is timed from a cold start of the
 // model (the page cache stays warm), its peak RSS is its own (wait4), and libtorch's and OpenBLAS's
 // thread pools are sized before either creates a thread.

@@ -1,4 +1,4 @@
-// ProbeResult -> the report JSON of SPEC §5. Key order is fixed (ordered_json) so that reports
+// ProbeResult -> the report JSON of docs/report-schema.md. Key order is fixed (ordered_json) so that reports
 // diff cleanly; NaN (e.g. d_prev at layer 0) is written as null.
 #include "lvlm_probe/report.h"
 

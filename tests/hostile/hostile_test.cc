@@ -1,5 +1,5 @@
-// Hostile inputs, table-driven (issue 8): every row builds a broken input at test time in a fresh
-// temp dir, runs the real lvlm-probe binary, and checks the error contract of SPEC §4:
+// Hostile inputs, table-driven (docs/hardening.md): every row builds a broken input at test time in a fresh
+// temp dir, runs the real lvlm-probe binary, and checks the error contract of docs/hardening.md:
 //   - the expected exit code (2 usage, 3 bad input, 4 runtime), never a crash or a signal;
 //   - one error line on stderr, naming the file (or flag) and the problem;
 //   - no output left behind: the output directory holds no report, page, nor temp file.

@@ -1,4 +1,4 @@
-// Limits added for issue 8 in the torch-free readers, checked directly (the CLI rows in
+// Limits of the torch-free readers (docs/hardening.md), checked directly (the CLI rows in
 // hostile_test.cc check the same limits end to end): bounded file reads, config.json upper
 // bounds, image file size.
 #include <filesystem>

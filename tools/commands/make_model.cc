@@ -11,7 +11,7 @@ void add_make_model(CLI::App& app, Action& action) {
   auto shard_mb = std::make_shared<uint64_t>(0);
   CLI::App* sub = app.add_subcommand("make-model", "write a random-weight LLaVA-1.5-shaped checkpoint (Hugging Face layout)");
   sub->add_option("--out", o->out_dir, "directory to write (created when missing)")->required();
-  sub->add_option("--preset", o->preset, "tiny (the test fixture's shape), bench (issue 7's benchmark model), "
+  sub->add_option("--preset", o->preset, "tiny (the test fixture's shape), bench (the benchmark model of docs/performance.md), "
                                          "llava-1.5-7b-shape")->capture_default_str()->check(CLI::IsMember(make_model_presets()));
   sub->add_option("--dtype", o->dtype, "stored dtype: f32, bf16, f16 (default: bf16 for the 7B shape, else f32)")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
