@@ -38,20 +38,19 @@ void add_analyze(CLI::App& app, Action& action) {
   auto f = std::make_shared<AnalyzeFlags>();
   CLI::App* sub = app.add_subcommand(
       "analyze", "re-run stage detection on a report's stored divergences (no model needed); write a new report");
-  sub->add_option("report", f->input, "report.json written by run, demo or batch")->required();
-  sub->add_option("--out", f->out, "the new report; - for stdout")->required();
-  sub->add_option("--html", f->html, "also write the HTML page");
+  add_input_option(sub, "report", f->input, "report.json written by run, demo or batch", "the report")->required();
+  add_output_option(sub, "--out", f->out, "the new report; - for stdout")->required();
+  add_output_option(sub, "--html", f->html, "also write the HTML page");
   sub->add_option("--stages", f->stages, "auto or fixed (default: as the report was analysed)")
       ->check(CLI::IsMember({"auto", "fixed"}));
   sub->add_option("--critical-layer", f->critical_layer, "critical layer for --stages fixed");
-  sub->add_option("--stage-config", f->stage_config, "per-model stage file for --stages fixed");
+  add_input_option(sub, "--stage-config", f->stage_config, "per-model stage file for --stages fixed");
   sub->add_option("--final-norm-step", f->final_norm_step,
                   "lens hf only: exclude (default) or include layer L, where the final norm is applied, in the "
                   "mutation search")
       ->check(CLI::IsMember({"exclude", "include"}));
   sub->callback([&action, f] {
     action = [f] {
-      for (const std::string* path : {&f->out, &f->html}) require_output_dir(*path);
       const Json report = read_report(f->input);
       const OrderedJson ordered = OrderedJson::parse(read_file(f->input));  // keeps the key order
       const OrderedJson out = reanalyze_report(ordered, options_for(*f, report), f->input);
