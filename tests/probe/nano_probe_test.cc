@@ -99,21 +99,25 @@ TEST_F(Nano, ColourWordBecomesLikelyOnlyInDeepLayers) {
   EXPECT_GE(likely_at_the_top, 3);  // scene-wide's "yellow." ends at 0.47 (the card's "most": 98 % of 217)
 }
 
-// The demo question's stage fit: the divergence curve falls steeply over layers 1-3 and then stays
-// low (the model card prints it), and the detector puts the critical layer after that fall. The fit's
-// confidence is 0 on this model (the card says why), so it is not asserted here.
-TEST_F(Nano, StagesPlaceTheCriticalLayerAfterTheRapidEvolution) {
+// The demo question's stage fit. The divergence curve falls steeply over layers 1-3 (rapid
+// evolution) and then stays low, but its tail is noisy (log d jumps by 2-3 from layer to layer) and
+// has no late jump, so a knee is not established above that noise: the detector must say so
+// (critical layer undetermined, mutation absent, confidence far below the 0.5 that reports a layer;
+// docs/stages.md) instead of painting stages, while its best knee still lies at the end of the fall.
+TEST_F(Nano, StagesAreNotClaimedBeyondWhatTheCurveShows) {
   ProbeResult r = run(kScenes[0]);
   const Json report = Json::parse(dump_json(build_report(r)));
   const Json& stages = report["stages"];
-  ASSERT_TRUE(stages["critical_layer"].is_number_integer()) << stages.dump();
-  const int c = stages["critical_layer"], m = stages["mutation_layer"];
-  EXPECT_GE(c, 3);
-  EXPECT_LT(c, m);
-  EXPECT_LE(m, 12);
   const Json& curve = stages["aggregate_curve"];
   ASSERT_EQ(curve.size(), 12u);
   EXPECT_GT(curve[0].get<double>(), 10 * curve[3].get<double>());  // layers 1 -> 4: the rapid evolution
+  EXPECT_TRUE(stages["critical_layer"].is_null()) << stages.dump();
+  EXPECT_LT(stages["critical_confidence"].get<double>(), 0.25) << stages.dump();
+  EXPECT_TRUE(stages["mutation_layer"].is_null()) << stages.dump();
+  EXPECT_TRUE(stages["segments"].empty()) << stages.dump();
+  const int best = stages["candidates"]["critical_layer"];
+  EXPECT_GE(best, 2);
+  EXPECT_LE(best, 4);
 }
 
 }  // namespace

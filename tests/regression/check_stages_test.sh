@@ -60,13 +60,19 @@ expect "binary not found" 2 "cannot find lvlm-probe" -- \
 expect "update writes the baselines" 0 "" -- gate_with --binary "$binary" --model "$model" --baselines "$work/b1" --update
 [ -s "$work/b1/test-png.json" ] || { echo "FAIL update left no baseline" >&2; failures=$((failures + 1)); }
 expect "unchanged model passes" 0 "" -- gate_with --binary "$binary" --model "$model" --baselines "$work/b1"
-# The top-level "stages" object's critical layer, moved by 2 layers (tolerance 1).
+# The top-level "stages" object's critical layer moved by 2 layers (tolerance 1); where the probe
+# found none (the tiny random model has no knee), the baseline claims layer 2 with full confidence,
+# which the candidate's undetermined layer contradicts.
 awk '/^  "stages": \{/ { inside = 1 }
-     inside && !done && match($0, /"critical_layer": [0-9]+/) {
+     inside && /^  \}/ { inside = 0 }
+     inside && match($0, /"critical_layer": [0-9]+/) {
        c = substr($0, RSTART + 18, RLENGTH - 18) + 0
-       sub(/"critical_layer": [0-9]+/, "\"critical_layer\": " (c <= 2 ? c + 2 : c - 2)); done = 1
+       sub(/"critical_layer": [0-9]+/, "\"critical_layer\": " (c <= 2 ? c + 2 : c - 2))
      }
+     inside { sub(/"critical_layer": null/, "\"critical_layer\": 2")
+              sub(/"critical_confidence": [0-9.e+-]+/, "\"critical_confidence\": 1.0") }
      { print }' "$work/b1/test-png.json" > "$work/moved.json" && mv "$work/moved.json" "$work/b1/test-png.json"
+grep -q '"critical_layer": [0-9]' "$work/b1/test-png.json" || { echo "FAIL the baseline was not moved" >&2; failures=$((failures + 1)); }
 expect "moved boundary is a regression" 1 "1 of 1 probes regressed" -- \
   gate_with --binary "$binary" --model "$model" --baselines "$work/b1"
 
