@@ -10,9 +10,22 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 
+#include "lvlm_probe/common.h"
+
 namespace lvlm::test {
+
+// The message of the InputError `f` throws; "(no error)" when it throws none.
+inline std::string input_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 inline std::string data_path(const std::string& rel) { return std::string(LVLM_TEST_DATA) + "/" + rel; }
 inline std::string tiny_model() { return data_path("tiny-llava"); }

@@ -17,31 +17,22 @@
 namespace lvlm {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(ReadFile, RefusesAFifoWithoutBlocking) {
   test::TempDir dir;
   test::Fifo fifo(dir.file("config.json"), "{}");
   const std::string refused = fifo.path() + ": not a regular file (fifo)";
-  EXPECT_EQ(error_of([&] { read_file(fifo.path()); }), refused);
-  EXPECT_EQ(error_of([&] { read_json_file(fifo.path()); }), refused);
-  EXPECT_EQ(error_of([&] { decode_image(fifo.path()); }), refused);
-  EXPECT_EQ(error_of([&] { SafetensorsFile::open(fifo.path()); }), refused);
+  EXPECT_EQ(test::input_error_of([&] { read_file(fifo.path()); }), refused);
+  EXPECT_EQ(test::input_error_of([&] { read_json_file(fifo.path()); }), refused);
+  EXPECT_EQ(test::input_error_of([&] { decode_image(fifo.path()); }), refused);
+  EXPECT_EQ(test::input_error_of([&] { SafetensorsFile::open(fifo.path()); }), refused);
 }
 
 TEST(ReadFile, RefusesDevicesAndDirectories) {
-  EXPECT_EQ(error_of([] { read_file("/dev/zero"); }), "/dev/zero: not a regular file (character device)");
-  EXPECT_EQ(error_of([] { read_file("/dev/null"); }), "/dev/null: not a regular file (character device)");
+  EXPECT_EQ(test::input_error_of([] { read_file("/dev/zero"); }), "/dev/zero: not a regular file (character device)");
+  EXPECT_EQ(test::input_error_of([] { read_file("/dev/null"); }), "/dev/null: not a regular file (character device)");
   test::TempDir dir;
-  EXPECT_EQ(error_of([&] { read_file(dir.path()); }), dir.path() + ": is a directory, expected a file");
-  EXPECT_EQ(error_of([&] { read_file(dir.file("absent")); }), dir.file("absent") + ": cannot open: No such file or directory");
+  EXPECT_EQ(test::input_error_of([&] { read_file(dir.path()); }), dir.path() + ": is a directory, expected a file");
+  EXPECT_EQ(test::input_error_of([&] { read_file(dir.file("absent")); }), dir.file("absent") + ": cannot open: No such file or directory");
 }
 
 TEST(ReadFile, FollowsSymlinksToWhatTheyName) {
@@ -51,7 +42,7 @@ TEST(ReadFile, FollowsSymlinksToWhatTheyName) {
   EXPECT_EQ(read_file(dir.file("link.json")), "[1]");
   test::Fifo fifo(dir.file("pipe"), "[1]");
   std::filesystem::create_symlink(fifo.path(), dir.file("to-pipe.json"));
-  EXPECT_EQ(error_of([&] { read_file(dir.file("to-pipe.json")); }), dir.file("to-pipe.json") + ": not a regular file (fifo)");
+  EXPECT_EQ(test::input_error_of([&] { read_file(dir.file("to-pipe.json")); }), dir.file("to-pipe.json") + ": not a regular file (fifo)");
 }
 
 TEST(ReadFile, ASparseGiantIsRefusedBeforeAnyRead) {
@@ -59,9 +50,9 @@ TEST(ReadFile, ASparseGiantIsRefusedBeforeAnyRead) {
   const std::string png = dir.file("huge.png");
   std::ofstream(png) << std::string("\x89PNG\r\n\x1a\n", 8);
   ASSERT_EQ(::truncate(png.c_str(), 1536ll << 20), 0);  // 1.5 GiB, nearly all hole
-  EXPECT_EQ(error_of([&] { decode_image(png); }),
+  EXPECT_EQ(test::input_error_of([&] { decode_image(png); }),
             png + ": file of 1610612736 bytes exceeds the limit of 1073741824 bytes");
-  EXPECT_EQ(error_of([&] { read_file(png); }), png + ": file of 1610612736 bytes exceeds the limit of 1073741824 bytes");
+  EXPECT_EQ(test::input_error_of([&] { read_file(png); }), png + ": file of 1610612736 bytes exceeds the limit of 1073741824 bytes");
 }
 
 TEST(ReadFile, ReadsWhatProcReportsAsEmpty) {

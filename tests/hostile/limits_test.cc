@@ -12,40 +12,31 @@
 namespace lvlm {
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 TEST(Limits, ReadFileStopsAtTheLimit) {
   test::TempDir dir;
   const std::string f = dir.file("f.json");
   std::ofstream(f) << std::string(100, ' ');
   EXPECT_EQ(read_file(f, 100).size(), 100u);
-  EXPECT_EQ(error_of([&] { read_file(f, 99); }), f + ": file of 100 bytes exceeds the limit of 99 bytes");
+  EXPECT_EQ(test::input_error_of([&] { read_file(f, 99); }), f + ": file of 100 bytes exceeds the limit of 99 bytes");
   // A device that never ends is not a regular file: refused before any read.
-  EXPECT_EQ(error_of([&] { read_file("/dev/zero", 1 << 20); }), "/dev/zero: not a regular file (character device)");
-  EXPECT_EQ(error_of([&] { read_file(dir.path(), 10); }), dir.path() + ": is a directory, expected a file");
+  EXPECT_EQ(test::input_error_of([&] { read_file("/dev/zero", 1 << 20); }), "/dev/zero: not a regular file (character device)");
+  EXPECT_EQ(test::input_error_of([&] { read_file(dir.path(), 10); }), dir.path() + ": is a directory, expected a file");
   JsonLimits small;
   small.max_bytes = 50;
-  EXPECT_EQ(error_of([&] { read_json_file(f, small); }), f + ": file of 100 bytes exceeds the limit of 50 bytes");
+  EXPECT_EQ(test::input_error_of([&] { read_json_file(f, small); }), f + ": file of 100 bytes exceeds the limit of 50 bytes");
 }
 
 TEST(Limits, ImageFileSize) {
   DecodeLimits limits;
   limits.max_file_bytes = 100;
   const std::string png = test::tiny_model() + "/test.png";  // 269 bytes
-  EXPECT_EQ(error_of([&] { decode_image(png, limits); }), png + ": file of 269 bytes exceeds the limit of 100 bytes");
+  EXPECT_EQ(test::input_error_of([&] { decode_image(png, limits); }), png + ": file of 269 bytes exceeds the limit of 100 bytes");
   EXPECT_EQ(decode_image(png).width, 64);  // the default limit reads it
 }
 
 TEST(Limits, ConfigSizesHaveUpperBounds) {
   auto config_error = [](const std::string& text) {
-    return error_of([&] { parse_llava_config(text, "c.json"); });
+    return test::input_error_of([&] { parse_llava_config(text, "c.json"); });
   };
   EXPECT_EQ(config_error(R"({"text_config": {"num_hidden_layers": 2000000000}})"),
             "c.json: text_config.num_hidden_layers = 2000000000 is above the limit of 1024");

@@ -12,11 +12,7 @@
 namespace lvlm {
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count;
 
 // The part of the page from "up close" to the end (the focus section and the tables after it).
 std::string focus_part(const std::string& html) { return html.substr(html.find(" up close</h2>")); }

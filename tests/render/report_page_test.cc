@@ -12,11 +12,7 @@
 namespace lvlm {
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count;
 
 // Heatmap cells: elements whose class starts with an absolute-view level "a<digit>".
 size_t count_cells(const std::string& html) {

@@ -10,11 +10,7 @@
 namespace lvlm {
 namespace {
 
-size_t count(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
+using test::count;
 
 TEST(RenderSummaryHtml, PageIsWellFormedWithEveryPart) {
   const Json summary = test::synthetic_summary(20, 32, 18, 27);

@@ -12,6 +12,13 @@
 
 namespace lvlm::test {
 
+// How often `what` occurs in a page (overlapping occurrences counted).
+inline size_t count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 class XmlCheck {
  public:
   // Empty when `doc` is well-formed, else the first problem and its byte offset.
