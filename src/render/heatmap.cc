@@ -130,12 +130,21 @@ std::string cell_rect(int x, const Layout& y) {
          std::to_string(y.rh) + "\"";
 }
 
+// A cell's title suffix: its layer (or layer range when columns are binned) and its row.
+std::string cell_place(const Grid& g, int c, const std::string& who) {
+  return range_text("layer", g.layer(g.cols.start(c)), g.layer(g.cols.start(c + 1) - 1)) + " \xC2\xB7 " + who;
+}
+
+// Whether the cell averages several tokens or layers (the page bins large grids).
+bool is_binned(const Grid& g, int r, int c) {
+  return g.rows.start(r + 1) - g.rows.start(r) > 1 || g.cols.start(c + 1) - g.cols.start(c) > 1;
+}
+
 std::string divergence_cells(const Grid& g, int r, const Layout& y, const std::string& who) {
   std::string out;
   for (int c = 0; c < g.cols.count; ++c) {
     const Cell& cell = g.at(r, c);
-    const std::string where =
-        range_text("layer", g.layer(g.cols.start(c)), g.layer(g.cols.start(c + 1) - 1)) + " \xC2\xB7 " + who;
+    const std::string where = cell_place(g, c, who);
     out += cell_rect(c * y.cw, y);
     if (!cell.abs) {
       out += " class=\"na\"><title>no value \xC2\xB7 " + where + "</title></rect>";
@@ -147,7 +156,7 @@ std::string divergence_cells(const Grid& g, int r, const Layout& y, const std::s
                              ? std::log(std::max(*cell.abs, g.log_min) / g.log_min) / std::log(g.abs_max / g.log_min)
                              : 0;
     const int log_level = static_cast<int>(std::lround(log_t * (kColourLevels - 1)));
-    const bool mean = g.rows.start(r + 1) - g.rows.start(r) > 1 || g.cols.start(c + 1) - g.cols.start(c) > 1;
+    const bool mean = is_binned(g, r, c);
     out += " fill=\"" + viridis(*cell.norm) + "\" class=\"a" + std::to_string(level) + " l" +
            std::to_string(log_level) + "\"><title>" + exact(*cell.abs) + (mean ? " (mean)" : "") + " \xC2\xB7 " +
            fmt(*cell.norm, 4) + " of layer max \xC2\xB7 " + where + "</title></rect>";
@@ -160,14 +169,13 @@ std::string probability_cells(const Grid& g, int r, const Layout& y, const std::
   std::string out;
   for (int c = 0; c < g.cols.count; ++c) {
     const Cell& cell = g.at(r, c);
-    const std::string where =
-        range_text("layer", g.layer(g.cols.start(c)), g.layer(g.cols.start(c + 1) - 1)) + " \xC2\xB7 " + who;
+    const std::string where = cell_place(g, c, who);
     out += cell_rect(y.p_x - y.label_w + c * y.cw, y);
     if (!cell.abs) {
       out += " class=\"na\"><title>no value \xC2\xB7 " + where + "</title></rect>";
       continue;
     }
-    const bool mean = g.rows.start(r + 1) - g.rows.start(r) > 1 || g.cols.start(c + 1) - g.cols.start(c) > 1;
+    const bool mean = is_binned(g, r, c);
     out += " fill=\"" + viridis(*cell.abs) + "\" class=\"pc\"><title>p = " + exact(*cell.abs) +
            (mean ? " (mean)" : "") + " \xC2\xB7 " + where + "</title></rect>";
   }
