@@ -147,39 +147,6 @@ std::string features_section(const Json& s, const Stages& stages, int L) {
          "<div class=\"charts\">" + charts + "</div>" + (note.empty() ? "" : "<p class=\"note\">" + escape(note) + "</p>");
 }
 
-constexpr size_t kMaxListedItems = 500;
-
-// `runs[run]`, or the index itself when the summary does not list it.
-std::string run_name(const Json& s, const Json& run) {
-  const Json& runs = child(s, "runs");
-  if (run.is_number_integer() && runs.is_array() && run.get<int64_t>() >= 0 &&
-      run.get<size_t>() < runs.size())
-    return text_of(runs[run.get<size_t>()], "?");
-  return text_of(run, "?");
-}
-
-// Failed items with their reasons: `failed_items` [{run, id, reason}], else items.failures
-// [{run, id, error}] (summaries written before failed_items existed).
-std::string failures_section(const Json& s) {
-  const Json& top = child(s, "failed_items");
-  const Json& list = top.is_array() ? top : child(child(s, "items"), "failures");
-  if (!list.is_array() || list.empty()) return "";
-  std::string rows;
-  for (size_t i = 0; i < list.size() && i < kMaxListedItems; ++i) {
-    const Json& f = list[i];
-    const Json& reason = child(f, "reason").is_null() ? child(f, "error") : child(f, "reason");
-    rows += "<tr><td>" + escape(run_name(s, child(f, "run"))) + "</td><td class=\"mono\">" +
-            escape(text_of(child(f, "id"), "?")) + "</td><td>" + escape(text_of(reason, "(no reason given)")) + "</td></tr>";
-  }
-  std::string out = "<h2>Failed items (" + std::to_string(list.size()) + ")</h2><p class=\"sub\">Not in any figure "
-                    "below. Fix the cause and run the batch again with --retry-failed.</p><div class=\"scroll\">"
-                    "<table class=\"data\"><thead><tr><th>run</th><th>item</th><th>reason</th></tr></thead><tbody>" +
-                    rows + "</tbody></table></div>";
-  if (list.size() > kMaxListedItems)
-    out += "<p class=\"note\">First " + std::to_string(kMaxListedItems) + " listed; all are in the summary JSON.</p>";
-  return out;
-}
-
 std::string distribution_text(const Json& stats) {
   if (!stats.is_object()) return "\xE2\x80\x94";
   return "median " + value_text(child(stats, "median")) + " (quartiles " + value_text(child(stats, "q1")) + "\xE2\x80\x93" +
