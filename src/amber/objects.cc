@@ -4,6 +4,7 @@
 // uses are replaced as docs/amber.md describes.
 #include <algorithm>
 #include <cctype>
+#include <set>
 
 #include "lvlm_probe/amber.h"
 
@@ -66,6 +67,26 @@ std::vector<std::pair<std::string, size_t>> with_associations(const std::vector<
   return out;
 }
 
+// "can" is the one vocabulary word whose other use (the modal verb: "can be seen") is a function
+// word that descriptions use all the time; NLTK's tagger tags that MD. In place of the tagger, it
+// counts as the object only after a determiner or a number, or before punctuation, the end, or a
+// word that follows nouns ("of", "and", "on", "is", ...). docs/amber.md, "Differences".
+bool modal_can(const std::vector<Word>& words, size_t i, const std::string& text) {
+  static const std::set<std::string> before = {"a", "an", "the", "this", "that", "one", "each", "every", "another",
+                                               "two", "three", "some", "any", "no", "his", "her", "their", "its"};
+  static const std::set<std::string> after = {"of", "and", "or", "on", "in", "at", "with", "is", "was", "sits", "stands"};
+  auto lower = [](std::string w) {
+    for (char& c : w) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return w;
+  };
+  if (lower(words[i].text) != "can") return false;
+  if (i > 0 && before.count(lower(words[i - 1].text))) return false;
+  if (i + 1 == words.size()) return false;
+  const std::string between = text.substr(words[i].end, words[i + 1].begin - words[i].end);
+  if (between.find_first_not_of(" \t\n") != std::string::npos) return false;  // punctuation follows
+  return after.count(lower(words[i + 1].text)) == 0;
+}
+
 }  // namespace
 
 std::vector<ObjectMention> find_objects(const std::string& text, const AmberData& amber, const NounLemmatizer& lemmas) {
@@ -73,6 +94,10 @@ std::vector<ObjectMention> find_objects(const std::string& text, const AmberData
   std::vector<ObjectMention> out;
   for (size_t i = 0; i < words.size();) {
     size_t taken = 0;
+    if (modal_can(words, i, text)) {
+      ++i;
+      continue;
+    }
     for (size_t n = std::min(amber.max_words, words.size() - i); n >= 1 && !taken; --n)
       if (std::string entry = entry_at(words, i, n, amber, lemmas); !entry.empty()) {
         std::string written = text.substr(words[i].begin, words[i + n - 1].end - words[i].begin);

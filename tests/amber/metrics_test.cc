@@ -61,6 +61,16 @@ TEST(AmberObjects, MultiWordEntriesMatchLongestFirst) {
   EXPECT_EQ(objects[1].word, "traffic lights");
 }
 
+TEST(AmberObjects, TheModalCanIsNoObject) {
+  const std::string text = "You can see a can of soda and two cans. It can be opened. Soda can, bin.";
+  const auto objects = find_objects(text, fixture().amber, fixture().lemmas);
+  std::vector<size_t> at;
+  for (const auto& o : objects) at.push_back(o.begin);
+  // "a can", "cans", "can," and "bin"; not "can see", "can be".
+  EXPECT_EQ(lemmas_of(GenerativeScore{objects, {}, {}, {}}), (std::vector<std::string>{"can", "can", "can", "bin"}));
+  EXPECT_EQ(at, (std::vector<size_t>{text.find("can of"), text.find("cans"), text.find("can,"), text.find("bin")}));
+}
+
 TEST(AmberGenerative, VerdictsAndCoverageOfOneAnswer) {
   const GenerativeScore s = fixture().score(6, kAnswer6);
   // man, tree: truth. dog: exact hallu (covers dog), related to nothing in the truth. chair: bench's
