@@ -60,20 +60,15 @@ std::string discriminative_table(const Json& d) {
 }
 
 std::string layer_charts(const Json& groups, int L) {
-  struct Spec { const char* key; const char* title; const char* unit; bool log; };
   std::string out;
-  for (const Spec& spec : {Spec{"p_token", "Lens probability of the object word's first token", "probability", false},
-                           Spec{"d_prev", "Divergence to the previous layer (log)", "nats", true},
-                           Spec{"d_final", "Divergence to the last layer (log)", "nats", true}}) {
-    LineChart chart;
-    chart.title = spec.title;
-    chart.y_label = spec.unit;
-    chart.log_y = spec.log;
-    if (std::string(spec.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
-    chart.last_layer = L;
+  for (const LayerQuantity& q :
+       {LayerQuantity{"p_token", "Lens probability of the object word's first token", "probability", false},
+        LayerQuantity{"d_prev", "Divergence to the previous layer (log)", "nats", true},
+        LayerQuantity{"d_final", "Divergence to the last layer (log)", "nats", true}}) {
+    LineChart chart = layer_chart(q, L);
     chart.legend = true;
     for (int g = 0; g < 2; ++g) {
-      Series s = layer_series(child(child(groups, kGroups[g]), "layers"), spec.key, 0, L, kGroups[g], g);
+      Series s = layer_series(child(child(groups, kGroups[g]), "layers"), q.key, 0, L, kGroups[g], g);
       s.markers = L <= 100;
       chart.series.push_back(std::move(s));
     }

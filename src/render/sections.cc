@@ -33,6 +33,17 @@ Series layer_series(const Json& layers, const char* key, int first, int last, co
   return s;
 }
 
+LineChart layer_chart(const LayerQuantity& q, int last_layer) {
+  LineChart chart;
+  chart.title = q.title;
+  chart.y_label = q.unit;
+  chart.log_y = q.log;
+  if (std::string(q.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
+  chart.first_layer = 0;
+  chart.last_layer = last_layer;
+  return chart;
+}
+
 std::string stage_overview(const Json& stages_json, const Json& layers, const Stages& stages, int num_layers) {
   LineChart chart;
   chart.title = "Divergence between adjacent layers, median over tokens (log scale)";

@@ -38,24 +38,18 @@ std::string header(const Json& s, const Stages& stages) {
 }
 
 std::string layer_lines(const Json& s, const Stages& stages, int L) {
-  struct Spec { const char* key; const char* title; const char* unit; bool log; };
   std::string out;
-  for (const Spec& spec : {Spec{"d_prev", "Divergence to the previous layer (log)", "nats", true},
-                           Spec{"entropy", "Entropy of the lens distribution", "nats", false},
-                           Spec{"p_token", "Probability of the emitted token", "probability", false},
-                           Spec{"d_final", "Divergence to the last layer (log)", "nats", true},
-                           Spec{"h_norm", "Norm of the residual stream", "L2 norm", false},
-                           Spec{"cos_prev", "Cosine to the previous layer", "cosine", false},
-                           Spec{"cos_final", "Cosine to the last layer", "cosine", false}}) {
+  for (const LayerQuantity& spec :
+       {LayerQuantity{"d_prev", "Divergence to the previous layer (log)", "nats", true},
+        LayerQuantity{"entropy", "Entropy of the lens distribution", "nats", false},
+        LayerQuantity{"p_token", "Probability of the emitted token", "probability", false},
+        LayerQuantity{"d_final", "Divergence to the last layer (log)", "nats", true},
+        LayerQuantity{"h_norm", "Norm of the residual stream", "L2 norm", false},
+        LayerQuantity{"cos_prev", "Cosine to the previous layer", "cosine", false},
+        LayerQuantity{"cos_final", "Cosine to the last layer", "cosine", false}}) {
     Series series = layer_series(child(s, "layers"), spec.key, 0, L, spec.key, 0);
     if (std::none_of(series.y.begin(), series.y.end(), [](const auto& v) { return v.has_value(); })) continue;
-    LineChart chart;
-    chart.title = spec.title;
-    chart.y_label = spec.unit;
-    chart.log_y = spec.log;
-    if (std::string(spec.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
-    chart.first_layer = 0;
-    chart.last_layer = L;
+    LineChart chart = layer_chart(spec, L);
     chart.bands = stages.bands;
     chart.marks = stage_marks(stages, false);
     series.markers = L <= 200;
