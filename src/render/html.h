@@ -162,6 +162,11 @@ struct LayerQuantity {
   bool log;
 };
 LineChart layer_chart(const LayerQuantity& quantity, int last_layer);
+// The name of run `run` of a summary or evaluation (its `runs`), for tables.
+std::string run_name(const Json& doc, const Json& run);
+// The failed items of a summary or evaluation (`failed_items` [{run, id, reason}]) as a table with
+// their reasons; "" when there are none.
+std::string failures_section(const Json& doc);
 // The stage overview: the aggregate divergence curve (log scale) over the stage bands with c and
 // m marked; `curve` holds d at layers 1..L (stages.aggregate_curve), else the median is used.
 std::string stage_overview(const Json& stages_json, const Json& layers, const Stages& stages, int num_layers);
@@ -193,11 +198,6 @@ std::string focus_section(const Json& report, const Stages& stages, int index);
 // The per-image t-SNE (token_embedding() in report.h) as a scatter chart with its notes; groups are
 // the stages, or tsne.py's fixed layer groups when the embedding's style is "paper".
 std::string tsne_section(const Json& report, const Json& embedding, const Stages& stages);
-// The name of run `run` of a summary or evaluation (its `runs`), for tables.
-std::string run_name(const Json& doc, const Json& run);
-// The failed items of a summary or evaluation (`failed_items` [{run, id, reason}]) as a table with
-// their reasons; "" when there are none.
-std::string failures_section(const Json& doc);
 // <!DOCTYPE html>... with the shared CSS; `title` is escaped and cut to 100 characters, `body`
 // inserted as is.
 std::string html_document(const std::string& title, const std::string& body);
