@@ -87,7 +87,12 @@ void Evaluation::add_item(int r, const std::string& id, const Json& report, cons
     answer["objects"] = std::move(objects);
     answer["truth_covered"] = s.truth_covered;
     answer["hallu_covered"] = s.hallu_covered;
-    for (OrderedJson& m : amber::link_objects(report, *a, amber, lemmas, path)) {
+    OrderedJson linked = amber::link_objects(report, *a, amber, lemmas, path);
+    // The pieces spell output.text but for special tokens and byte pieces; say when they differ.
+    if (linked.size() != s.objects.size())
+      spdlog::warn("{}: {} object words in output.text, {} in the tokens' pieces; the layer link has the latter", path,
+                   s.objects.size(), linked.size());
+    for (OrderedJson& m : linked) {
       OrderedJson entry = {{"run", r}, {"id", id}};
       entry.update(m);
       mentions.push_back(std::move(entry));

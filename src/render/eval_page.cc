@@ -22,8 +22,8 @@ std::string header(const Json& e) {
   const Json& items = child(e, "items");
   std::string out = "<header><h1>lvlm-probe AMBER evaluation</h1><p class=\"output\">" +
                     value_text(child(items, "ok")) + " answers evaluated (" + value_text(child(items, "generative")) +
-                    " generative, " + value_text(child(items, "discriminative")) + " yes/no); " +
-                    value_text(child(items, "failed")) + " items failed in the batch and are left out</p><dl class=\"meta\">";
+                    " generative, " + value_text(child(items, "discriminative")) + " yes/no); failed in the batch and left out: " +
+                    value_text(child(items, "failed")) + "</p><dl class=\"meta\">";
   const Json& runs = child(e, "runs");
   if (runs.is_array())
     for (size_t r = 0; r < runs.size(); ++r) out += dl_row("run " + std::to_string(r), value_text(runs[r]));

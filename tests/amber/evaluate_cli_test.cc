@@ -111,6 +111,22 @@ TEST_F(EvaluateCli, PageOpensInHeadlessChromium) {
   EXPECT_EQ(test::count(dom, "<svg"), 5u);
 }
 
+TEST_F(EvaluateCli, AnAnswerItsPiecesDoNotSpellIsNamed) {
+  test::TempDir d;
+  fs::copy(run(), d.file("run"), fs::copy_options::recursive);
+  Json report = read_json_file(d.file("run/reports/2.json"));
+  report["output"]["text"] = "a green circle and a dog.";
+  write_file_atomic(d.file("run/reports/2.json"), report.dump());
+  const auto r = run_cli(evaluate(quoted(d.file("run")), "--out " + quoted(d.file("e.json"))));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(d.file("run/reports/2.json") + ": 2 object words in output.text, 1 in the tokens' pieces"),
+            std::string::npos)
+      << r.err;
+  const Json e = read_json_file(d.file("e.json"));
+  EXPECT_EQ(e["generative"]["counts"]["objects"], 6);  // the metrics score output.text
+  EXPECT_EQ(e["mentions"].size(), 5u);                // the link follows the tokens
+}
+
 void expect_refused(const test::CliResult& r, int code, const std::string& text) {
   EXPECT_EQ(r.exit_code, code) << r.err;
   EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
