@@ -179,5 +179,16 @@ TEST_F(EvaluateCli, RunsOfAnotherDataSetAreRefused) {
   EXPECT_FALSE(fs::exists(d.file("e.json")));
 }
 
+TEST_F(EvaluateCli, RunsOfModelsWithOtherLayersAreRefused) {
+  test::TempDir d;
+  ASSERT_EQ(run_cli("batch --model " + quoted(test::tiny_model()) + " --dataset amber --data " +
+                    quoted(data_path("amber/query.json")) + " --images " + quoted(data_path("nano-llava")) +
+                    " --out " + quoted(d.file("run")) + " --max-new-tokens 2 --threads 1 --feature-steps none")
+                .exit_code,
+            3);  // item 16 failed
+  const auto r = run_cli(evaluate(quoted(run()) + " " + quoted(d.file("run")), "--out " + quoted(d.file("e.json"))));
+  expect_refused(r, 3, "cannot be evaluated with " + run() + "/reports/1.json: num_layers:");
+}
+
 }  // namespace
 }  // namespace lvlm
