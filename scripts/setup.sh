@@ -46,6 +46,7 @@ packages=(
   libgtest-dev libsentencepiece-dev libjpeg62-turbo-dev
   chromium
   slurm-wlm munge
+  wordnet-base
 )
 if [ "$torch" = debian ]; then
   packages+=(libtorch-dev libopenblas0-pthread)

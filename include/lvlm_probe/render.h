@@ -36,6 +36,8 @@ std::string render_report_html(const Json& report, const RenderOptions& options 
 // Tolerant of missing optional parts (features, histograms, quartiles); InputError on a wrong
 // schema.
 std::string render_summary_html(const Json& summary, const RenderOptions& options = {});
+// The page of an AMBER evaluation (lvlm-probe/eval/1, amber.h); InputError on a wrong schema.
+std::string render_eval_html(const Json& eval);
 // Dispatches on "schema"; InputError on anything else.
 std::string render_html(const Json& report_or_summary, const RenderOptions& options = {});
 

@@ -68,21 +68,6 @@ std::string joined(const std::vector<std::string>& parts) {
   return out;
 }
 
-// Each run directory once: the same directory under two names would count its items twice.
-void refuse_repeated_runs(const std::vector<std::string>& dirs) {
-  std::map<std::string, std::string> seen;  // canonical path -> the name given first
-  for (const auto& dir : dirs) {
-    if (!is_directory(dir)) throw InputError(dir, "not a directory (expected a batch run directory)");
-    std::error_code ec;
-    const std::string real = std::filesystem::canonical(dir, ec).string();
-    if (ec) throw InputError(dir, "cannot resolve the path: " + ec.message());
-    const auto [it, fresh] = seen.emplace(real, dir);
-    if (!fresh)
-      throw UsageError("aggregate: '" + it->second + "' and '" + dir + "' are the same run directory (" + real +
-                       "); name each run directory once");
-  }
-}
-
 // A token's own stage layer; nullopt when null (undetermined, absent) or not a number.
 std::optional<int> token_layer(const Json& token, const char* key) {
   const auto it = token.find(key);
@@ -267,7 +252,7 @@ void add_features(const AggregateOptions& o, const Pool& pool, SummaryInput& in)
 OrderedJson aggregate_runs(const AggregateOptions& o) {
   if (o.run_dirs.empty()) throw UsageError("aggregate: give at least one run directory");
   if (o.feature_step < -1) throw UsageError("--feature-step: steps start at 0 (-1 = no features)");
-  refuse_repeated_runs(o.run_dirs);
+  batch::refuse_repeated_runs(o.run_dirs, "aggregate");
   Pool pool;
   pool.in.runs = o.run_dirs;
   if (o.feature_step >= 0) {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <map>
 
 #include <spdlog/spdlog.h>
 
@@ -304,6 +305,20 @@ void remove_stale_temps(const std::string& dir, const std::set<std::string>& nam
       if (name.size() > std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::strlen(ext), ext) == 0)
         name.resize(name.size() - std::strlen(ext));
     if (names.count(name)) fs::remove(entry.path(), ec);
+  }
+}
+
+void refuse_repeated_runs(const std::vector<std::string>& dirs, const std::string& command) {
+  std::map<std::string, std::string> seen;  // canonical path -> the name given first
+  for (const auto& dir : dirs) {
+    if (!is_directory(dir)) throw InputError(dir, "not a directory (expected a batch run directory)");
+    std::error_code ec;
+    const std::string real = fs::canonical(dir, ec).string();
+    if (ec) throw InputError(dir, "cannot resolve the path: " + ec.message());
+    const auto [it, fresh] = seen.emplace(real, dir);
+    if (!fresh)
+      throw UsageError(command + ": '" + it->second + "' and '" + dir + "' are the same run directory (" + real +
+                       "); name each run directory once");
   }
 }
 

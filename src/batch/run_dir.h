@@ -44,6 +44,11 @@ void claim_run_settings(const std::string& run_dir, const OrderedJson& settings,
 // (InputError naming the file otherwise): the index lines' format depends on it.
 Json read_run_file(const std::string& run_dir);
 
+// Each run directory once (the same directory under two names would count its items twice):
+// InputError for a path that is no directory, UsageError "<command>: 'a' and 'b' are the same run
+// directory ..." for a repeat.
+void refuse_repeated_runs(const std::vector<std::string>& dirs, const std::string& command);
+
 // The current time in UTC, ISO 8601 to the second ("2026-11-25T11:31:35Z"), for records.
 std::string utc_now();
 

@@ -152,6 +152,21 @@ std::string scatter_chart(const ScatterChart& chart);
 // The median of layers[].key as a line and its q1..q3 as a band, layers first..last. `layers` is
 // the report's or summary's per-layer array ({layer, key: {median, q1, q3, ...}}).
 Series layer_series(const Json& layers, const char* key, int first, int last, const std::string& name, int style);
+// A per-layer chart of one quantity of a report's tokens[] or layers[] (key "p_token", "d_prev",
+// ...), layers 0..last, without series: title and unit as given, a log y axis when asked, and
+// probabilities ("p_token") on a fixed 0..1 axis.
+struct LayerQuantity {
+  const char* key;
+  const char* title;
+  const char* unit;
+  bool log;
+};
+LineChart layer_chart(const LayerQuantity& quantity, int last_layer);
+// The name of run `run` of a summary or evaluation (its `runs`), for tables.
+std::string run_name(const Json& doc, const Json& run);
+// The failed items of a summary or evaluation (`failed_items` [{run, id, reason}]) as a table with
+// their reasons; "" when there are none.
+std::string failures_section(const Json& doc);
 // The stage overview: the aggregate divergence curve (log scale) over the stage bands with c and
 // m marked; `curve` holds d at layers 1..L (stages.aggregate_curve), else the median is used.
 std::string stage_overview(const Json& stages_json, const Json& layers, const Stages& stages, int num_layers);

@@ -82,8 +82,9 @@ std::string render_html(const Json& report_or_summary, const RenderOptions& opti
   const std::string name = schema.is_string() ? schema.get<std::string>() : render::dump(schema);
   if (name.rfind("lvlm-probe/report/", 0) == 0) return render_report_html(report_or_summary, options);
   if (name.rfind("lvlm-probe/summary/", 0) == 0) return render_summary_html(report_or_summary, options);
-  throw InputError("not an lvlm-probe report or summary: schema is " + name +
-                   " (expected lvlm-probe/report/1 or lvlm-probe/summary/1)");
+  if (name.rfind("lvlm-probe/eval/", 0) == 0) return render_eval_html(report_or_summary);
+  throw InputError("not an lvlm-probe report, summary or evaluation: schema is " + name +
+                   " (expected lvlm-probe/report/1, lvlm-probe/summary/1 or lvlm-probe/eval/1)");
 }
 
 }  // namespace lvlm

@@ -63,18 +63,11 @@ std::string layer_lines(const Json& r, const Stages& stages, int L) {
   std::string out = "<h2>Per-layer summary over tokens</h2><p class=\"sub\">Lines: median over the generated "
                     "tokens; shaded around them: first to third quartile. Hover a dot for its exact value.</p>"
                     "<div class=\"charts\">";
-  struct Spec { const char* key; const char* title; const char* unit; bool log; };
-  for (const Spec& s : {Spec{"d_prev", "Divergence to the previous layer (log)", "nats", true},
-                        Spec{"entropy", "Entropy of the lens distribution", "nats", false},
-                        Spec{"p_token", "Probability of the emitted token", "probability", false},
-                        Spec{"d_final", "Divergence to the last layer (log)", "nats", true}}) {
-    LineChart chart;
-    chart.title = s.title;
-    chart.y_label = s.unit;
-    chart.log_y = s.log;
-    if (std::string(s.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
-    chart.first_layer = 0;
-    chart.last_layer = L;
+  for (const LayerQuantity& s : {LayerQuantity{"d_prev", "Divergence to the previous layer (log)", "nats", true},
+                                 LayerQuantity{"entropy", "Entropy of the lens distribution", "nats", false},
+                                 LayerQuantity{"p_token", "Probability of the emitted token", "probability", false},
+                                 LayerQuantity{"d_final", "Divergence to the last layer (log)", "nats", true}}) {
+    LineChart chart = layer_chart(s, L);
     chart.bands = stages.bands;
     chart.marks = stage_marks(stages, false);
     chart.series.push_back(layer_series(layers, s.key, 0, L, s.key, 0));

@@ -33,6 +33,17 @@ Series layer_series(const Json& layers, const char* key, int first, int last, co
   return s;
 }
 
+LineChart layer_chart(const LayerQuantity& q, int last_layer) {
+  LineChart chart;
+  chart.title = q.title;
+  chart.y_label = q.unit;
+  chart.log_y = q.log;
+  if (std::string(q.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
+  chart.first_layer = 0;
+  chart.last_layer = last_layer;
+  return chart;
+}
+
 std::string stage_overview(const Json& stages_json, const Json& layers, const Stages& stages, int num_layers) {
   LineChart chart;
   chart.title = "Divergence between adjacent layers, median over tokens (log scale)";
@@ -113,6 +124,43 @@ std::string value_text(const Json& value) {
     return out;
   }
   return escape(dump(value));
+}
+
+namespace {
+constexpr size_t kMaxListedItems = 500;
+}  // namespace
+
+// `runs[run]` (a name, or an object with its `dir`), or the index itself when `runs` does not list it.
+std::string run_name(const Json& s, const Json& run) {
+  const Json& runs = child(s, "runs");
+  if (run.is_number_integer() && runs.is_array() && run.get<int64_t>() >= 0 &&
+      run.get<size_t>() < runs.size()) {
+    const Json& entry = runs[run.get<size_t>()];
+    return text_of(entry.is_object() ? child(entry, "dir") : entry, "?");
+  }
+  return text_of(run, "?");
+}
+
+// Failed items with their reasons: `failed_items` [{run, id, reason}], else items.failures
+// [{run, id, error}] (summaries written before failed_items existed).
+std::string failures_section(const Json& s) {
+  const Json& top = child(s, "failed_items");
+  const Json& list = top.is_array() ? top : child(child(s, "items"), "failures");
+  if (!list.is_array() || list.empty()) return "";
+  std::string rows;
+  for (size_t i = 0; i < list.size() && i < kMaxListedItems; ++i) {
+    const Json& f = list[i];
+    const Json& reason = child(f, "reason").is_null() ? child(f, "error") : child(f, "reason");
+    rows += "<tr><td>" + escape(run_name(s, child(f, "run"))) + "</td><td class=\"mono\">" +
+            escape(text_of(child(f, "id"), "?")) + "</td><td>" + escape(text_of(reason, "(no reason given)")) + "</td></tr>";
+  }
+  std::string out = "<h2>Failed items (" + std::to_string(list.size()) + ")</h2><p class=\"sub\">Not in any figure "
+                    "below. Fix the cause and run the batch again with --retry-failed.</p><div class=\"scroll\">"
+                    "<table class=\"data\"><thead><tr><th>run</th><th>item</th><th>reason</th></tr></thead><tbody>" +
+                    rows + "</tbody></table></div>";
+  if (list.size() > kMaxListedItems)
+    out += "<p class=\"note\">First " + std::to_string(kMaxListedItems) + " listed; all are in the JSON.</p>";
+  return out;
 }
 
 }  // namespace lvlm::render

@@ -38,24 +38,18 @@ std::string header(const Json& s, const Stages& stages) {
 }
 
 std::string layer_lines(const Json& s, const Stages& stages, int L) {
-  struct Spec { const char* key; const char* title; const char* unit; bool log; };
   std::string out;
-  for (const Spec& spec : {Spec{"d_prev", "Divergence to the previous layer (log)", "nats", true},
-                           Spec{"entropy", "Entropy of the lens distribution", "nats", false},
-                           Spec{"p_token", "Probability of the emitted token", "probability", false},
-                           Spec{"d_final", "Divergence to the last layer (log)", "nats", true},
-                           Spec{"h_norm", "Norm of the residual stream", "L2 norm", false},
-                           Spec{"cos_prev", "Cosine to the previous layer", "cosine", false},
-                           Spec{"cos_final", "Cosine to the last layer", "cosine", false}}) {
+  for (const LayerQuantity& spec :
+       {LayerQuantity{"d_prev", "Divergence to the previous layer (log)", "nats", true},
+        LayerQuantity{"entropy", "Entropy of the lens distribution", "nats", false},
+        LayerQuantity{"p_token", "Probability of the emitted token", "probability", false},
+        LayerQuantity{"d_final", "Divergence to the last layer (log)", "nats", true},
+        LayerQuantity{"h_norm", "Norm of the residual stream", "L2 norm", false},
+        LayerQuantity{"cos_prev", "Cosine to the previous layer", "cosine", false},
+        LayerQuantity{"cos_final", "Cosine to the last layer", "cosine", false}}) {
     Series series = layer_series(child(s, "layers"), spec.key, 0, L, spec.key, 0);
     if (std::none_of(series.y.begin(), series.y.end(), [](const auto& v) { return v.has_value(); })) continue;
-    LineChart chart;
-    chart.title = spec.title;
-    chart.y_label = spec.unit;
-    chart.log_y = spec.log;
-    if (std::string(spec.key) == "p_token") chart.y_min = 0.0, chart.y_max = 1.0;
-    chart.first_layer = 0;
-    chart.last_layer = L;
+    LineChart chart = layer_chart(spec, L);
     chart.bands = stages.bands;
     chart.marks = stage_marks(stages, false);
     series.markers = L <= 200;
@@ -145,39 +139,6 @@ std::string features_section(const Json& s, const Stages& stages, int L) {
   return "<h2>Features across images (step " + value_text(child(features, "step")) +
          ")</h2><p class=\"sub\">Shallow layers cluster (high similarity across images); deep layers spread.</p>"
          "<div class=\"charts\">" + charts + "</div>" + (note.empty() ? "" : "<p class=\"note\">" + escape(note) + "</p>");
-}
-
-constexpr size_t kMaxListedItems = 500;
-
-// `runs[run]`, or the index itself when the summary does not list it.
-std::string run_name(const Json& s, const Json& run) {
-  const Json& runs = child(s, "runs");
-  if (run.is_number_integer() && runs.is_array() && run.get<int64_t>() >= 0 &&
-      run.get<size_t>() < runs.size())
-    return text_of(runs[run.get<size_t>()], "?");
-  return text_of(run, "?");
-}
-
-// Failed items with their reasons: `failed_items` [{run, id, reason}], else items.failures
-// [{run, id, error}] (summaries written before failed_items existed).
-std::string failures_section(const Json& s) {
-  const Json& top = child(s, "failed_items");
-  const Json& list = top.is_array() ? top : child(child(s, "items"), "failures");
-  if (!list.is_array() || list.empty()) return "";
-  std::string rows;
-  for (size_t i = 0; i < list.size() && i < kMaxListedItems; ++i) {
-    const Json& f = list[i];
-    const Json& reason = child(f, "reason").is_null() ? child(f, "error") : child(f, "reason");
-    rows += "<tr><td>" + escape(run_name(s, child(f, "run"))) + "</td><td class=\"mono\">" +
-            escape(text_of(child(f, "id"), "?")) + "</td><td>" + escape(text_of(reason, "(no reason given)")) + "</td></tr>";
-  }
-  std::string out = "<h2>Failed items (" + std::to_string(list.size()) + ")</h2><p class=\"sub\">Not in any figure "
-                    "below. Fix the cause and run the batch again with --retry-failed.</p><div class=\"scroll\">"
-                    "<table class=\"data\"><thead><tr><th>run</th><th>item</th><th>reason</th></tr></thead><tbody>" +
-                    rows + "</tbody></table></div>";
-  if (list.size() > kMaxListedItems)
-    out += "<p class=\"note\">First " + std::to_string(kMaxListedItems) + " listed; all are in the summary JSON.</p>";
-  return out;
 }
 
 std::string distribution_text(const Json& stats) {

@@ -24,6 +24,7 @@ void add_bench(CLI::App& app, Action& action);
 void add_batch(CLI::App& app, Action& action);
 void add_aggregate(CLI::App& app, Action& action);
 void add_analyze(CLI::App& app, Action& action);
+void add_evaluate(CLI::App& app, Action& action);
 
 // Writes the HTML page of a report or summary (atomic; "-" = stdout).
 void write_html(const std::string& path, const Json& report_or_summary, const RenderOptions& options = {});
