@@ -9,9 +9,17 @@
 namespace lvlm {
 namespace {
 
-// Ids beyond this are refused before a table of that size is allocated (vocabularies in use stay
-// under 300k).
-constexpr int64_t kMaxTokenId = 16'000'000;
+// Ids run densely from 0 in every tokenizer in use; this much slack beyond the number of entries
+// is allowed, so a small file cannot make the id table huge.
+constexpr int64_t kIdSlack = 65536;
+
+// j[name] when j is an object holding it, else null (const operator[] on a missing key is undefined).
+const Json& member(const Json& j, const char* name) {
+  static const Json null;
+  if (!j.is_object()) return null;
+  auto it = j.find(name);
+  return it == j.end() ? null : *it;
+}
 
 class Reader {
  public:
@@ -34,9 +42,10 @@ class Reader {
     if (!it->is_boolean()) fail(key + "." + name, "expected true or false");
     return it->get<bool>();
   }
-  int id(const Json& j, const std::string& key) const {
-    if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() > kMaxTokenId)
-      fail(key, "expected a token id (an integer from 0 to " + std::to_string(kMaxTokenId) + ")");
+  int id(const Json& j, const std::string& key, int64_t entries) const {
+    const int64_t limit = entries + kIdSlack;
+    if (!j.is_number_integer() || j.get<int64_t>() < 0 || j.get<int64_t>() >= limit)
+      fail(key, "expected a token id (an integer from 0 to " + std::to_string(limit - 1) + ")");
     return static_cast<int>(j.get<int64_t>());
   }
   std::string type(const Json& j, const std::string& key) const { return string(object(j, key), "type", key); }
@@ -50,7 +59,7 @@ void read_vocab(const Reader& r, const Json& model, BpeTokenizer::Impl& impl) {
   auto it = model.find("vocab");
   if (it == model.end() || !it->is_object()) r.fail("model.vocab", "expected an object of token -> id");
   for (const auto& [token, id] : it->items()) {
-    const int v = r.id(id, "model.vocab." + token);
+    const int v = r.id(id, "model.vocab." + token, static_cast<int64_t>(it->size()));
     impl.vocab[token] = v;
     if (static_cast<size_t>(v) >= impl.id_to_token.size()) impl.id_to_token.resize(static_cast<size_t>(v) + 1);
     if (!impl.id_to_token[static_cast<size_t>(v)].empty()) r.fail("model.vocab." + token, "id " + std::to_string(v) + " is used twice");
@@ -114,7 +123,7 @@ void read_added(const Reader& r, const Json& root, BpeTokenizer::Impl& impl) {
     BpeAddedToken a;
     a.content = r.string(t, "content", key);
     if (a.content.empty()) r.fail(key + ".content", "empty");
-    a.id = r.id(t.contains("id") ? t["id"] : Json(), key + ".id");
+    a.id = r.id(member(t, "id"), key + ".id", static_cast<int64_t>(impl.vocab.size() + it->size()));
     a.special = r.flag(t, "special", false, key);
     a.normalized = r.flag(t, "normalized", !a.special, key);
     a.lstrip = r.flag(t, "lstrip", false, key);
@@ -134,8 +143,8 @@ void read_normalizer(const Reader& r, const Json& root, BpeTokenizer::Impl& impl
   const std::string type = r.type(*it, "normalizer");
   if (type == "NFC") {
     impl.nfc = true;
-  } else if (type == "Sequence" && (*it)["normalizers"].is_array() && (*it)["normalizers"].size() <= 1) {
-    for (const Json& n : (*it)["normalizers"])
+  } else if (type == "Sequence" && member(*it, "normalizers").is_array() && member(*it, "normalizers").size() <= 1) {
+    for (const Json& n : member(*it, "normalizers"))
       if (r.type(n, "normalizer.normalizers[0]") == "NFC") impl.nfc = true;
       else r.fail("normalizer.normalizers[0].type", "only NFC is supported");
   } else {
@@ -160,8 +169,9 @@ void read_pre_tokenizer(const Reader& r, const Json& root, BpeTokenizer::Impl& i
   std::vector<const Json*> steps{&*it};
   if (r.type(*it, "pre_tokenizer") == "Sequence") {
     steps.clear();
-    if (!(*it)["pretokenizers"].is_array()) r.fail("pre_tokenizer.pretokenizers", "expected an array");
-    for (const Json& p : (*it)["pretokenizers"]) steps.push_back(&p);
+    const Json& list = member(*it, "pretokenizers");
+    if (!list.is_array()) r.fail("pre_tokenizer.pretokenizers", "expected an array");
+    for (const Json& p : list) steps.push_back(&p);
   }
   bool byte_level = false;
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -172,8 +182,8 @@ void read_pre_tokenizer(const Reader& r, const Json& root, BpeTokenizer::Impl& i
       read_byte_level(r, p, key, impl);
       byte_level = true;
     } else if (type == "Split" && !byte_level && !impl.split) {
-      const Json& pattern = p.contains("pattern") ? p["pattern"] : Json();
-      if (!pattern.is_object() || !pattern.contains("Regex") || !pattern["Regex"].is_string())
+      const Json& pattern = member(p, "pattern");
+      if (!member(pattern, "Regex").is_string())
         r.fail(key + ".pattern", "expected {\"Regex\": \"...\"}");
       if (r.string(p, "behavior", key) != "Isolated" || r.flag(p, "invert", false, key))
         r.fail(key + ".behavior", "only Isolated without invert is supported");
@@ -187,18 +197,21 @@ void read_pre_tokenizer(const Reader& r, const Json& root, BpeTokenizer::Impl& i
 
 // TemplateProcessing's single sequence: special tokens before and after $A.
 void read_template(const Reader& r, const Json& p, const std::string& key, BpeTokenizer::Impl& impl) {
-  const Json& single = p.contains("single") ? p["single"] : Json();
+  const Json& single = member(p, "single");
   if (!single.is_array()) r.fail(key + ".single", "expected an array");
   bool seen_a = false;
   for (const Json& piece : single) {
-    if (piece.contains("Sequence")) {
+    if (!member(piece, "Sequence").is_null()) {
       seen_a = true;
       continue;
     }
-    const std::string name = piece.contains("SpecialToken") ? r.string(piece["SpecialToken"], "id", key + ".single") : "";
-    const Json& ids = p["special_tokens"][name]["ids"];
-    if (name.empty() || !ids.is_array()) r.fail(key + ".special_tokens", "no ids for '" + name + "'");
-    for (const Json& id : ids) (seen_a ? impl.suffix_ids : impl.prefix_ids).push_back(r.id(id, key + ".special_tokens." + name));
+    const Json& special = member(piece, "SpecialToken");
+    if (!special.is_object()) r.fail(key + ".single", "expected SpecialToken or Sequence items");
+    const std::string name = r.string(special, "id", key + ".single");
+    const Json& ids = member(member(member(p, "special_tokens"), name.c_str()), "ids");
+    if (!ids.is_array()) r.fail(key + ".special_tokens", "no ids for '" + name + "'");
+    for (const Json& id : ids)
+      (seen_a ? impl.suffix_ids : impl.prefix_ids).push_back(r.id(id, key + ".special_tokens." + name, 0));
   }
 }
 
@@ -208,7 +221,9 @@ void read_post_processor(const Reader& r, const Json& root, BpeTokenizer::Impl& 
   std::vector<const Json*> steps{&*it};
   if (r.type(*it, "post_processor") == "Sequence") {
     steps.clear();
-    for (const Json& p : (*it)["processors"]) steps.push_back(&p);
+    const Json& list = member(*it, "processors");
+    if (!list.is_array()) r.fail("post_processor.processors", "expected an array");
+    for (const Json& p : list) steps.push_back(&p);
   }
   for (const Json* p : steps) {
     const std::string type = r.type(*p, "post_processor");

@@ -19,7 +19,8 @@ std::optional<std::string> template_in(const Json& j, const std::string& origin)
   if (it->is_string()) return it->get<std::string>();
   if (it->is_array())
     for (const Json& entry : *it)
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") && entry["template"].is_string())
+      if (entry.is_object() && entry.contains("name") && entry["name"] == "default" && entry.contains("template") &&
+          entry["template"].is_string())
         return entry["template"].get<std::string>();
   throw InputError(origin, "key 'chat_template': expected a string or a list holding a \"default\" template");
 }
