@@ -106,6 +106,17 @@ TEST(BpeTokenizer, MergesApplyLowestRankFirstAndLeftmostWhenOverlapping) {
   EXPECT_EQ(t.encode("ab"), (std::vector<int>{id_of(t, "ab")}));
 }
 
+TEST(BpeTokenizer, LongWordsMergeAsShortOnes) {
+  // 100,000 letters in one pre-token: the merge queue handles them (a rescan per merge would not).
+  const BpeTokenizer t = parse(tiny_tokenizer({"ab", "abab"}, {"a b", "ab ab"}));
+  std::string word;
+  for (int i = 0; i < 50000; ++i) word += "ab";
+  const auto ids = t.encode(word + "a");
+  ASSERT_EQ(ids.size(), 25001u);
+  EXPECT_EQ(ids.front(), id_of(t, "abab"));
+  EXPECT_EQ(ids.back(), 'a');
+}
+
 TEST(BpeTokenizer, MergePairsAndMergeStringsAreTheSame) {
   const BpeTokenizer strings = parse(tiny_tokenizer({"ab"}, {"a b"}));
   const BpeTokenizer pairs = parse(tiny_tokenizer({"ab"}, Json::array({Json::array({"a", "b"})})));
