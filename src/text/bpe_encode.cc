@@ -91,21 +91,22 @@ std::string nfc(std::string_view text) {
   utf8proc_uint8_t* out = nullptr;
   const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
                               static_cast<utf8proc_ssize_t>(text.size()), &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  if (n < 0) throw InputError("text", std::string("cannot be normalised: ") + utf8proc_errmsg(n));
+  if (n < 0) throw InputError("prompt text", std::string("cannot be normalised: ") + utf8proc_errmsg(n));
   std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
   std::free(out);
   return result;
 }
 
-bool valid_utf8(std::string_view s) {
+// Where `s` stops being valid UTF-8 (surrogates and overlong forms included), or npos.
+size_t invalid_utf8_at(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     utf8proc_int32_t cp;
     const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
                                     static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
-    if (n <= 0) return false;
+    if (n <= 0) return i;
     i += static_cast<size_t>(n);
   }
-  return true;
+  return std::string_view::npos;
 }
 
 }  // namespace
@@ -202,7 +203,8 @@ std::vector<int> BpeTokenizer::Impl::bpe(std::string_view word) const {
 
 std::vector<int> BpeTokenizer::encode(const std::string& text, bool add_special) const {
   const Impl& m = *impl_;
-  if (!valid_utf8(text)) throw InputError("text", "not valid UTF-8");
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string_view::npos)
+    throw InputError("prompt text", "not valid UTF-8 at byte " + std::to_string(bad));
   std::vector<int> ids(add_special ? m.prefix_ids : std::vector<int>{});
   auto encode_plain = [&](std::string_view piece) {
     std::string with_prefix;

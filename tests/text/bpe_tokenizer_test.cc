@@ -157,7 +157,8 @@ TEST(BpeTokenizer, PartialCharactersDecodeToOneReplacementEach) {
 
 TEST(BpeTokenizer, InvalidUtf8TextIsRefused) {
   const BpeTokenizer t = parse(tiny_tokenizer({}, Json::array()));
-  EXPECT_NE(input_error_of([&] { t.encode("a\xFF"); }).find("not valid UTF-8"), std::string::npos);
+  EXPECT_EQ(input_error_of([&] { t.encode("a\xFF"); }), "prompt text: not valid UTF-8 at byte 1");
+  EXPECT_EQ(input_error_of([&] { t.encode("ab\xED\xA0\x80"); }), "prompt text: not valid UTF-8 at byte 2");  // a surrogate
 }
 
 TEST(BpeTokenizer, BadFilesAreInputErrorsNamingTheFileAndKey) {
