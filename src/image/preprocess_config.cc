@@ -4,6 +4,7 @@
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
 #include "lvlm_probe/model_config.h"
+#include "pixel_steps.h"
 
 namespace lvlm {
 namespace {
@@ -67,6 +68,10 @@ SizeDict read_size(const Json& v, const std::string& key, bool default_to_square
   return s;
 }
 
+}  // namespace
+
+namespace image_steps {
+
 std::array<double, 3> read_triple(const Json& j, const char* key, const std::array<double, 3>& fallback,
                                   const std::string& origin) {
   auto it = j.find(key);
@@ -88,7 +93,19 @@ ResampleFilter read_resample(const Json& j, const std::string& origin) {
   return static_cast<ResampleFilter>(r);
 }
 
-}  // namespace
+Normalization read_normalization(const Json& j, const Normalization& defaults, const std::string& origin) {
+  Normalization n;
+  n.do_rescale = json_get<bool>(j, "do_rescale", defaults.do_rescale, origin);
+  n.rescale_factor = json_get<double>(j, "rescale_factor", defaults.rescale_factor, origin);
+  n.do_normalize = json_get<bool>(j, "do_normalize", defaults.do_normalize, origin);
+  n.mean = read_triple(j, "image_mean", defaults.mean, origin);
+  n.std = read_triple(j, "image_std", defaults.std, origin);
+  for (double s : n.std)
+    if (n.do_normalize && s == 0.0) throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+  return n;
+}
+
+}  // namespace image_steps
 
 ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std::string& origin) {
   Json j = parse_json(text, origin);
@@ -111,7 +128,7 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
     if (c.shortest_edge > 0) check_area(c.shortest_edge, c.shortest_edge, "size.shortest_edge", origin);
     else check_area(c.resize_height, c.resize_width, "size", origin);
   }
-  c.resample = read_resample(j, origin);
+  c.resample = image_steps::read_resample(j, origin);
   c.do_center_crop = json_get<bool>(j, "do_center_crop", c.do_center_crop, origin);
   if (j.contains("crop_size") && !j["crop_size"].is_null()) {
     SizeDict s = read_size(j["crop_size"], "crop_size", /*default_to_square=*/true, origin);
@@ -120,14 +137,10 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
     c.crop_height = s.height, c.crop_width = s.width;
     check_area(c.crop_height, c.crop_width, "crop_size", origin);
   }
-  c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
-  c.rescale_factor = json_get<double>(j, "rescale_factor", c.rescale_factor, origin);
-  c.do_normalize = json_get<bool>(j, "do_normalize", c.do_normalize, origin);
-  c.image_mean = read_triple(j, "image_mean", c.image_mean, origin);
-  c.image_std = read_triple(j, "image_std", c.image_std, origin);
-  for (double s : c.image_std)
-    if (c.do_normalize && s == 0.0)
-      throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+  const image_steps::Normalization n = image_steps::read_normalization(
+      j, {c.do_rescale, c.rescale_factor, c.do_normalize, c.image_mean, c.image_std}, origin);
+  c.do_rescale = n.do_rescale, c.rescale_factor = n.rescale_factor, c.do_normalize = n.do_normalize;
+  c.image_mean = n.mean, c.image_std = n.std;
   return c;
 }
 
