@@ -14,7 +14,8 @@ Two phases, both on freshly drawn scenes (no epoch, no data set on disk):
      loss at a lower weight.
 Seeds are fixed (torch, numpy; the scenes come from one numpy generator) and the run uses one thread, so a
 rerun on the same machine and versions is expected to give the same weights bit for bit (torch's CPU
-kernels are deterministic on one thread); this was not checked by a second full run. Another CPU kind or
+kernels are deterministic on one thread); checked on a short run (6 + 6 steps of --init, twice), not on a
+full one. Another CPU kind or
 torch build may round differently (vectorised kernels), and the weights then drift.
 The shipped model: --vision-steps 400 --steps 1500, stopped after end-to-end step 900 (checkpoint/ as
 written then); see tests/data/nano-llava/README.md.
