@@ -163,6 +163,15 @@ def make_model(tok):
     return LlavaForConditionalGeneration(cfg)
 
 
+def load_model(init, out):
+    """A shipped model to continue training from, in float32, and its tokenizer (copied into out, so the
+    ids stay the same)."""
+    hf = LlamaTokenizer.from_pretrained(init)
+    hf.save_pretrained(out)
+    model = LlavaForConditionalGeneration.from_pretrained(init, torch_dtype=torch.float32)
+    return Tok(LlamaTokenizer.from_pretrained(out)), model
+
+
 def vision_features(model, pixels):
     """hidden_states[-2] of the CLIP tower without its CLS row: [B, patches, width] (the last layer,
     which LLaVA never reads, is skipped)."""

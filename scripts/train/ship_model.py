@@ -33,6 +33,13 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     for name in MODEL_FILES:
         shutil.copyfile(os.path.join(args.checkpoint, name), os.path.join(args.out, name))
+    config_path = os.path.join(args.out, "config.json")
+    with open(config_path) as f:
+        config = json.load(f)
+    config.pop("_name_or_path", None)  # a run continued from a model folder records where that was
+    with open(config_path, "w") as f:
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
     with open(os.path.join(args.out, "preprocessor_config.json"), "w") as f:  # the current one, not the run's
         json.dump(nano_common.preprocessor_config(), f, indent=2)
         f.write("\n")

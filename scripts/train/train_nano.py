@@ -14,7 +14,8 @@ Two phases, both on freshly drawn scenes (no epoch, no data set on disk):
      loss at a lower weight.
 Seeds are fixed (torch, numpy; the scenes come from one numpy generator) and the run uses one thread, so a
 rerun on the same machine and versions is expected to give the same weights bit for bit (torch's CPU
-kernels are deterministic on one thread); this was not checked by a second full run. Another CPU kind or
+kernels are deterministic on one thread); checked on a short run (6 + 6 steps of --init, twice), not on a
+full one. Another CPU kind or
 torch build may round differently (vectorised kernels), and the weights then drift.
 The shipped model: --vision-steps 400 --steps 1500, stopped after end-to-end step 900 (checkpoint/ as
 written then); see tests/data/nano-llava/README.md.
@@ -102,13 +103,21 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--init", help="continue from this model folder (Hugging Face layout, its tokenizer kept)")
+    ap.add_argument("--warmup", type=int, default=100, help="end-to-end warm-up steps")
+    ap.add_argument("--eval-scenes", type=int, default=120)
+    ap.add_argument("--keep-every", type=int, default=500, help="also keep state-STEP.pt every this many steps")
+    ap.add_argument("--aux-weight", type=float, default=0.5, help="auxiliary loss weight end to end")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    tok = nc.build_tokenizer(args.out)
-    model = nc.make_model(tok)
+    if args.init:
+        tok, model = nc.load_model(args.init, args.out)
+    else:
+        tok = nc.build_tokenizer(args.out)
+        model = nc.make_model(tok)
     vcfg = model.config.vision_config
     grid = vcfg.image_size // vcfg.patch_size
     aux = AuxHead(vcfg.hidden_size, grid)
@@ -117,15 +126,19 @@ def main():
           flush=True)
     t0 = time.time()
 
-    # Phase 1: vision tower + aux head only.
-    vparams = list(model.vision_tower.parameters()) + list(aux.parameters())
+    # Phase 1: vision tower + aux head only (continuing a trained model: the new aux head alone, so that
+    # its random start does not disturb the tower the projector already reads).
+    model.train()
+    vparams = list(aux.parameters()) + ([] if args.init else list(model.vision_tower.parameters()))
     opt = torch.optim.AdamW(vparams, lr=args.lr, weight_decay=0.01)
     for step in range(args.vision_steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.vision_steps, args.lr, 50)
         pixels, items = draw_batch(rng, args.batch, tok)
         left, right, count = aux_targets([(o, s) for o, s, *_ in items])
-        pl, pr, pc = aux(nc.vision_features(model, pixels))
+        with torch.set_grad_enabled(not args.init):
+            feats = nc.vision_features(model, pixels)
+        pl, pr, pc = aux(feats)
         loss = F.cross_entropy(pl, left) + F.cross_entropy(pr, right) + F.cross_entropy(pc, count)
         opt.zero_grad()
         loss.backward()
@@ -142,7 +155,7 @@ def main():
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     for step in range(args.steps):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, args.steps, args.lr, 100)
+            g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
         pixels, items = draw_batch(rng, args.batch, tok)
         ids, lab = lm_batch(tok, items)
         feats = nc.vision_features(model, pixels)
@@ -152,7 +165,7 @@ def main():
         left, right, count = aux_targets([(o, s) for o, s, *_ in items])
         pl, pr, pc = aux(feats)
         aux_loss = F.cross_entropy(pl, left) + F.cross_entropy(pr, right) + F.cross_entropy(pc, count)
-        loss = lm_loss + 0.2 * aux_loss
+        loss = lm_loss + args.aux_weight * aux_loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -166,8 +179,10 @@ def main():
         if (step + 1) % args.save_every == 0 or last:
             nc.export(model, tok, os.path.join(args.out, "checkpoint"))
             torch.save(model.state_dict(), os.path.join(args.out, "state.pt"))
+        if (step + 1) % args.keep_every == 0:
+            torch.save(model.state_dict(), os.path.join(args.out, f"state-{step + 1}.pt"))
         if (step + 1) % args.eval_every == 0 or last:
-            acc = nc.quick_eval(model, tok, np.random.default_rng(10_000 + step), 90)
+            acc = nc.quick_eval(model, tok, np.random.default_rng(10_000 + step), args.eval_scenes)
             rec = {"phase": "eval", "step": step, "accuracy": acc, "seconds": round(time.time() - t0, 1)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n"), log.flush()
