@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "lvlm_probe/attention.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/lens.h"
@@ -18,6 +19,7 @@
 #include "lvlm_probe/text.h"
 #include "features.h"
 #include "finite_guard.h"
+#include "image_lens.h"
 #include "provenance.h"
 
 namespace lvlm {
@@ -93,7 +95,7 @@ LensOptions lens_options_of(const ProbeRequest& r) {
   o.divergence = r.divergence;
   o.top_k = r.top_k;
   o.keep_hidden = !r.dump_features.empty();
-  o.prompt_positions = r.prompt_positions;
+  o.prompt_positions = r.prompt_positions || r.image_positions;
   return o;
 }
 
@@ -120,6 +122,21 @@ std::vector<int> next_prompt_ids(const ProbeResult& r, int image_token) {
   sequence.erase(sequence.begin());
   sequence.push_back(r.token_ids.front());
   return sequence;
+}
+
+// The lens at the image positions: taken from the prompt positions' traces when every prompt
+// position is measured (--positions all, which computes them anyway), else measured alone.
+std::vector<TokenTrace> image_traces(ProbeResult& r, LogitLens& lens, int image_token) {
+  if (r.request.prompt_positions) {
+    r.prompt_positions = lens.prompt_statistics(next_prompt_ids(r, image_token));
+    std::vector<TokenTrace> out;
+    for (int64_t p : r.image_positions) {
+      out.push_back(r.prompt_positions.at(static_cast<size_t>(p)));
+      out.back().token_id = -1;
+    }
+    return out;
+  }
+  return lens.position_statistics(r.image_positions);
 }
 
 // Why `--skip stabilization` skipped nothing.
@@ -149,7 +166,7 @@ struct ProbeSession::Impl {
 
   const Tokenizer& prompt_tokenizer() const;  // InputError naming tokenizer.model when missing
   std::vector<int> prompt_ids(const ProbeRequest& r, std::string* prompt_text) const;
-  at::Tensor pixels(const ProbeRequest& r, std::string* sha256) const;
+  at::Tensor pixels(const ProbeRequest& r, std::string* sha256, PreprocessResult* kept = nullptr) const;
   std::string decode(const std::vector<int>& ids) const { return tokenizer ? tokenizer->decode(ids) : ""; }
   std::string token_text(int id) const { return tokenizer ? tokenizer->token_text(id) : ""; }
 };
@@ -168,13 +185,15 @@ std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, std::stri
   return build_prompt_ids(tok, t, r.prompt, model->info().image_token_index);
 }
 
-at::Tensor ProbeSession::Impl::pixels(const ProbeRequest& r, std::string* sha256) const {
+at::Tensor ProbeSession::Impl::pixels(const ProbeRequest& r, std::string* sha256, PreprocessResult* kept) const {
   if (r.image.empty()) return {};
   // One bounded read for both the hash and the decoder: the image's file-size cap holds for both.
   const std::string bytes = read_file(r.image, DecodeLimits{}.max_file_bytes);
   *sha256 = sha256_hex(bytes);
   PreprocessResult p = preprocess_clip(decode_image_bytes(bytes, r.image), preprocess, r.pad_square, r.image);
-  return at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
+  at::Tensor pixels = at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
+  if (kept) *kept = std::move(p);
+  return pixels;
 }
 
 ProbeSession::ProbeSession(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -217,10 +236,12 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.device = s.options.device;
   r.provenance = collect_provenance(s.options.model_dir, r.model);
   r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
-  at::Tensor pixels = s.pixels(request, &r.image_sha256);
+  PreprocessResult preprocessed;
+  at::Tensor pixels = s.pixels(request, &r.image_sha256, &preprocessed);
 
   LogitLens lens(*s.model, lens_options_of(request));
-  FiniteGuard guard(s.model->info(), &lens);
+  AttentionProbe attention(&lens);
+  FiniteGuard guard(s.model->info(), request.attention ? static_cast<HiddenStateObserver*>(&attention) : &lens);
   GenerateOptions gen = generate_options_of(request);
   gen.observer = &guard;
   GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
@@ -232,7 +253,12 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.stop_reason = out.stop_reason;
   r.text = s.decode(out.token_ids);
   r.tokens = lens.traces();
-  if (request.prompt_positions)
+  if (request.attention)
+    for (size_t i = 0; i < r.tokens.size(); ++i) r.tokens[i].attention = attention.shares().at(i);
+  if (request.image_positions && !r.image_positions.empty())
+    r.image_lens = make_image_lens(preprocessed, static_cast<int64_t>(r.image_positions.size()),
+                                   image_traces(r, lens, s.model->info().image_token_index));
+  if (request.prompt_positions && r.prompt_positions.empty())
     r.prompt_positions = lens.prompt_statistics(next_prompt_ids(r, s.model->info().image_token_index));
   std::set<int> ids;
   for (const auto& t : r.tokens) {
@@ -240,6 +266,9 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
     for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
     ids.insert(t.competitor_ids.begin(), t.competitor_ids.end());
   }
+  if (r.image_lens)
+    for (const auto& t : r.image_lens->positions)
+      for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
   for (const auto& t : r.prompt_positions) {
     if (t.token_id >= 0) ids.insert(t.token_id);
     for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
@@ -252,7 +281,7 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.timing.vision = out.vision_seconds;
   r.timing.prefill = out.prefill_seconds;
   r.timing.decode = out.decode_seconds;
-  r.timing.lens = lens.seconds();
+  r.timing.lens = lens.seconds() + attention.seconds();
 
   if (request.skip_stabilization || !request.skip_layers.empty()) {
     const std::vector<int> layers = request.skip_stabilization ? stabilization_layers(r.stages) : request.skip_layers;

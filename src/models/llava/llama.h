@@ -26,7 +26,8 @@ class LlamaDecoder {
     RMSNorm input_norm, post_attention_norm;
     Linear q, k, v, o, gate, up, down;
   };
-  at::Tensor attention(const Block& b, int index, const at::Tensor& x, int64_t start, KVCache* cache) const;
+  at::Tensor attention(const Block& b, int index, const at::Tensor& x, int64_t start, KVCache* cache,
+                       HiddenStateObserver* observer) const;
   at::Tensor mlp(const Block& b, const at::Tensor& x) const;
 
   TextConfig config_;
