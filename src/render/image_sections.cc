@@ -121,7 +121,7 @@ std::string attention_section(const Json& report, const Stages& stages, int L) {
   chart.last_layer = L;
   chart.bands = stages.bands;
   chart.marks = stage_marks(stages, true);
-  chart.series.push_back(layer_series(layers, "image_share", 1, L, "image share (mean over heads), median; band q1\xE2\x80\x93q3", 0));
+  chart.series.push_back(layer_series(layers, "image_share", 1, L, "image share, median over tokens", 0));
   chart.legend = true;
   return "<h2>Attention to the image per layer</h2><p class=\"sub\">For every generated token, the softmax "
          "weight its predicting position puts on the image features' positions, averaged over the heads "

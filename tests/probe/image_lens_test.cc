@@ -43,15 +43,18 @@ TEST_P(ImageLensFixture, LensAtImagePositionsMatchesTransformers) {
   EXPECT_EQ(r.image_positions, ref["image_positions"].get<std::vector<int64_t>>());
   const auto& positions = r.image_lens->positions;
   ASSERT_EQ(positions.size(), ref["image_positions"].size());
+  double largest = 0;
   for (const Json& layer : ref["image_lens"]) {
     const size_t l = layer["layer"].get<size_t>();
     for (size_t p = 0; p < positions.size(); ++p) {
       const TokenTrace& t = positions[p];
       EXPECT_EQ(t.position, r.image_positions[p]);
       EXPECT_NEAR(t.entropy[l], layer["entropy"][p].get<double>(), 1e-4) << "layer " << l << " position " << p;
+      largest = std::max(largest, std::abs(t.entropy[l] - layer["entropy"][p].get<double>()));
       const auto want_probs = layer["top_probs"][p].get<std::vector<double>>();
       for (size_t k = 0; k < want_probs.size(); ++k) {
         EXPECT_NEAR(t.topk_probs[l][k], want_probs[k], 1e-4) << "layer " << l << " position " << p << " k " << k;
+        largest = std::max(largest, std::abs(t.topk_probs[l][k] - want_probs[k]));
         // Ids may swap only between near-ties.
         if (t.topk_ids[l][k] != layer["top_ids"][p][k].get<int>())
           EXPECT_NEAR(want_probs[k], k + 1 < want_probs.size() ? want_probs[k + 1] : want_probs[k - 1], 1e-4)
@@ -59,6 +62,7 @@ TEST_P(ImageLensFixture, LensAtImagePositionsMatchesTransformers) {
       }
     }
   }
+  std::printf("largest |top-k probability or entropy - transformers| = %.3g\n", largest);
 }
 
 TEST_P(ImageLensFixture, AttentionSharesMatchTransformersEagerAttention) {

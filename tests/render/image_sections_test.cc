@@ -6,6 +6,7 @@
 #include "lvlm_probe/json.h"
 #include "lvlm_probe/render.h"
 #include "synthetic.h"
+#include "test_util.h"
 #include "xml_check.h"
 
 namespace lvlm {
@@ -67,6 +68,20 @@ TEST(RenderImageSections, HostileImageUriIsLeftOut) {
   EXPECT_EQ(html.find("<image"), std::string::npos);
   EXPECT_EQ(html.find("alert"), std::string::npos);
   EXPECT_EQ(count(html, "class=\"il-g il-g"), 33u);  // the grid is still drawn
+}
+
+// A real report of the tiny model with --positions all (tests/data/reports/image-report.json).
+TEST(RenderImageSections, RealTinyReport) {
+  const Json report = read_json_file(test::data_path("reports/image-report.json"));
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_EQ(count(html, "class=\"il-g il-g"), 5u);
+  EXPECT_EQ(count(html, "class=\"il-piece\""), 5u * 16);
+  EXPECT_EQ(count(html, "<image href=\"data:image/bmp;base64,"), 1u);
+  // The attention chart has a dot for each of the 4 layers.
+  const size_t chart = html.find("Attention of the predicting position to the image");
+  ASSERT_NE(chart, std::string::npos);
+  EXPECT_EQ(count(html.substr(chart, html.find("</svg>", chart) - chart), "<circle"), 4u);
 }
 
 TEST(RenderImageSections, AbsentWithoutTheSections) {
