@@ -255,6 +255,8 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.tokens = lens.traces();
   if (request.attention)
     for (size_t i = 0; i < r.tokens.size(); ++i) r.tokens[i].attention = attention.shares().at(i);
+  if (request.image_positions && r.image_positions.empty())
+    spdlog::warn("--positions image: the prompt holds no image features, so the report has no image_positions");
   if (request.image_positions && !r.image_positions.empty())
     r.image_lens = make_image_lens(preprocessed, static_cast<int64_t>(r.image_positions.size()),
                                    image_traces(r, lens, s.model->info().image_token_index));

@@ -11,6 +11,7 @@ namespace lvlm::render {
 namespace {
 
 constexpr double kMinFigureWidth = 320, kMinCell = 28;
+constexpr int64_t kMaxPositions = 1 << 16;  // far above any vision tower's grid (LLaVA-1.5: 577)
 
 // Only an image data URI of base64 text goes into the page; anything else is left out.
 bool safe_image_uri(const std::string& uri) {
@@ -79,7 +80,14 @@ std::string image_lens_section(const Json& report, int L) {
   const Json& grid = child(section, "grid");
   const int rows = int_or(grid, "rows", 0), cols = int_or(grid, "cols", 0);
   const bool cls = child(grid, "cls_first") == true;
-  if (!layers.is_array() || layers.empty() || rows < 1 || cols < 1) return "";
+  if (!layers.is_array() || layers.empty()) return "";
+  // A grid that does not match the positions (a damaged or hand-made report) is not drawn: its
+  // size would otherwise come from the file alone.
+  const int64_t count = int_or(section, "count", -1);
+  if (rows < 1 || cols < 1 || count > kMaxPositions || int64_t(rows) * cols + cls != count)
+    return "<h2>Logit lens on the image patches</h2><p class=\"note\">Not drawn: the report's image_positions grid (" +
+           std::to_string(rows) + "\xC3\x97" + std::to_string(cols) + (cls ? " + CLS" : "") +
+           ") does not match its count of " + std::to_string(count) + " positions.</p>";
   const Json& size = child(section, "input_size");
   const double in_w = number(item(size, 0)).value_or(cols), in_h = number(item(size, 1)).value_or(rows);
   const double cell = std::max(kMinCell, kMinFigureWidth / cols), w = cell * cols, h = cell * rows;

@@ -84,6 +84,22 @@ TEST(RenderImageSections, RealTinyReport) {
   EXPECT_EQ(count(html.substr(chart, html.find("</svg>", chart) - chart), "<circle"), 4u);
 }
 
+TEST(RenderImageSections, DamagedSectionsNeitherCrashNorBlowUp) {
+  Json report = with_image_sections(test::synthetic_report(6, 32, 18, 27), "");
+  report["image_positions"]["grid"]["rows"] = 100000;  // would be 10^10 patches
+  std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_NE(html.find("does not match its count of 5 positions"), std::string::npos);
+  EXPECT_EQ(html.find("class=\"il-g"), std::string::npos);
+  // Wrong types inside the layers: drawn with what is there, no crash.
+  report = with_image_sections(test::synthetic_report(6, 32, 18, 27), "");
+  report["image_positions"]["layers"][3] = {{"layer", 3}, {"top_ids", "x"}, {"top_probs", 5}};
+  report["image_positions"]["pieces"] = nullptr;
+  html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_EQ(count(html, "class=\"il-g il-g"), 33u);
+}
+
 TEST(RenderImageSections, AbsentWithoutTheSections) {
   const std::string html = render_report_html(test::synthetic_report(6, 32, 18, 27));
   EXPECT_EQ(html.find("Logit lens on the image patches"), std::string::npos);
