@@ -77,14 +77,7 @@ struct PreprocessResult {
   int height = 0, width = 0;
   ImageU8 cropped;  // uint8 after resize + crop (before rescale), for hashing
   int resized_width = 0, resized_height = 0, crop_top = 0, crop_left = 0;
-  // The image as decoded, and where it sits in the padded square (pad_square; else 0 and its size).
-  int source_width = 0, source_height = 0, pad_left = 0, pad_top = 0, padded_width = 0, padded_height = 0;
 };
-
-// A box {left, top, right, bottom} in the preprocessed image's pixels, mapped back to the decoded
-// image: undo the center crop (its offset), the resize (per-axis scale padded / resized) and the
-// pad to a square (its offset); clipped to the image. Pixel edges map linearly, as resampling does.
-std::array<double, 4> original_box(const PreprocessResult& p, const std::array<double, 4>& input_box);
 
 // An uncompressed 24-bit BMP of the image (what every browser shows from a data URI), and a data
 // URI of any bytes.

@@ -11,6 +11,7 @@
 
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/model_config.h"
+#include "lvlm_probe/processor.h"
 #include "lvlm_probe/trace.h"
 
 namespace lvlm {
@@ -19,7 +20,7 @@ struct ProbeRequest {
   std::string image;                  // path to the image file ("" only with --input-ids and no image token)
   std::string prompt;                 // the question, put into `template_name`
   std::vector<int> input_ids;         // explicit ids instead of a prompt (non-empty wins)
-  std::string template_name = "llava_v1";
+  std::string template_name;          // "" = the model family's default (LLaVA: llava_v1)
   bool pad_square = false;            // the original LLaVA repo's expand2square
   int max_new_tokens = 32;
   bool stop_at_eos = true;
@@ -48,12 +49,12 @@ inline const char* positions_name(const ProbeRequest& r) {
 struct ImageLens {
   int grid_rows = 0, grid_cols = 0;   // the patch grid, row-major over the vision tower's input
   bool cls_first = false;             // the first position is CLIP's CLS (strategy `full`)
-  int input_width = 0, input_height = 0;        // the preprocessed image (after pad, resize, crop)
+  int input_width = 0, input_height = 0;        // what the vision tower sees (after pad, resize, crop)
   int original_width = 0, original_height = 0;  // the decoded image
   // Per position: {left, top, right, bottom} in input and in original pixels (the CLS: the whole image).
   std::vector<std::array<double, 4>> input_boxes, original_boxes;
   std::vector<TokenTrace> positions;  // per image position (step -1, no token): entropy and top-k
-  std::string image_data_uri;         // the preprocessed image, for the page
+  std::string image_data_uri;         // the original image (shrunk for the page), a data URI
 };
 
 // A second, skipped run compared with the full one (the paper's Section 4.2).
@@ -90,6 +91,7 @@ struct ProbeResult {
   ModelInfo model;
   ProbeRequest request;
   std::string image_sha256;           // of the image file's bytes
+  ImageGeometry image_geometry;       // where each image position sits in the image (empty without one)
   std::string prompt_text;            // after the template ("" with --input-ids)
   std::vector<int> prompt_ids;
   std::vector<int64_t> image_positions;

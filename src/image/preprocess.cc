@@ -144,12 +144,6 @@ PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfi
         "follow the image and differ from transformers'",
         img.height);
   PreprocessResult r;
-  r.source_width = image.width;
-  r.source_height = image.height;
-  r.padded_width = img.width;
-  r.padded_height = img.height;
-  r.pad_left = (img.width - image.width) / 2;  // expand_to_square's offsets
-  r.pad_top = (img.height - image.height) / 2;
   if (cfg.do_resize) {
     auto [w, h] = cfg.shortest_edge > 0 ? shortest_edge_size(img.width, img.height, cfg.shortest_edge)
                                         : std::array<int, 2>{cfg.resize_width, cfg.resize_height};
@@ -169,13 +163,6 @@ PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfi
   r.width = img.width;
   r.cropped = std::move(img);
   return r;
-}
-
-std::array<double, 4> original_box(const PreprocessResult& p, const std::array<double, 4>& box) {
-  const double sx = double(p.padded_width) / p.resized_width, sy = double(p.padded_height) / p.resized_height;
-  auto x = [&](double v) { return std::clamp((v + p.crop_left) * sx - p.pad_left, 0.0, double(p.source_width)); };
-  auto y = [&](double v) { return std::clamp((v + p.crop_top) * sy - p.pad_top, 0.0, double(p.source_height)); };
-  return {x(box[0]), y(box[1]), x(box[2]), y(box[3])};
 }
 
 }  // namespace lvlm

@@ -1,5 +1,6 @@
 #include "image_lens.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "lvlm_probe/common.h"
@@ -7,43 +8,39 @@
 namespace lvlm {
 namespace {
 
-int64_t square_side(int64_t n) {
-  const auto side = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
-  return side * side == n ? side : 0;
+ImageU8 page_copy(const ImageU8& original) {
+  const int side = std::max(original.width, original.height);
+  if (side <= kPageImageSide) return original;
+  const double f = double(kPageImageSide) / side;
+  return resize_bicubic(original, std::max(1, int(std::lround(original.width * f))),
+                        std::max(1, int(std::lround(original.height * f))));
 }
 
 }  // namespace
 
-void image_grid(int64_t count, int* rows, int* cols, bool* cls_first) {
-  int64_t side = square_side(count);
-  *cls_first = side == 0 && count > 1 && square_side(count - 1) > 0;
-  if (*cls_first) side = square_side(count - 1);
-  if (side == 0)
-    throw RuntimeFailure("--positions image: " + std::to_string(count) +
-                         " image features form no square patch grid (with or without a leading CLS)");
-  *rows = *cols = static_cast<int>(side);
-}
-
-ImageLens make_image_lens(const PreprocessResult& p, int64_t count, std::vector<TokenTrace> traces) {
+ImageLens make_image_lens(const ImageGeometry& g, const ImageU8& original, std::vector<TokenTrace> traces) {
+  if (static_cast<int64_t>(traces.size()) != g.num_tokens())
+    throw RuntimeFailure("--positions image: " + std::to_string(traces.size()) + " image positions, but the image's " +
+                         std::to_string(g.grid_rows) + "x" + std::to_string(g.grid_cols) + " grid" +
+                         (g.leading_cls ? " and CLS make " : " makes ") + std::to_string(g.num_tokens()) + " tokens");
   ImageLens lens;
-  image_grid(count, &lens.grid_rows, &lens.grid_cols, &lens.cls_first);
-  lens.input_width = p.width;
-  lens.input_height = p.height;
-  lens.original_width = p.source_width;
-  lens.original_height = p.source_height;
-  if (lens.cls_first) {
-    lens.input_boxes.push_back({0, 0, double(p.width), double(p.height)});
-    lens.original_boxes.push_back({0, 0, double(p.source_width), double(p.source_height)});
+  lens.grid_rows = g.grid_rows;
+  lens.grid_cols = g.grid_cols;
+  lens.cls_first = g.leading_cls;
+  lens.input_width = g.input_width;
+  lens.input_height = g.input_height;
+  lens.original_width = g.original_width;
+  lens.original_height = g.original_height;
+  const double w = double(g.input_width) / g.grid_cols, h = double(g.input_height) / g.grid_rows;
+  for (int64_t i = 0; i < g.num_tokens(); ++i) {
+    const int64_t cell = i - (g.leading_cls ? 1 : 0), r = cell / g.grid_cols, c = cell % g.grid_cols;
+    lens.input_boxes.push_back(cell < 0 ? std::array<double, 4>{0, 0, double(g.input_width), double(g.input_height)}
+                                        : std::array<double, 4>{c * w, r * h, (c + 1) * w, (r + 1) * h});
+    const ImageGeometry::Box b = g.token_box(i);
+    lens.original_boxes.push_back({b.left, b.top, b.right, b.bottom});
   }
-  const double w = double(p.width) / lens.grid_cols, h = double(p.height) / lens.grid_rows;
-  for (int r = 0; r < lens.grid_rows; ++r)
-    for (int c = 0; c < lens.grid_cols; ++c) {
-      const std::array<double, 4> box{c * w, r * h, (c + 1) * w, (r + 1) * h};
-      lens.input_boxes.push_back(box);
-      lens.original_boxes.push_back(original_box(p, box));
-    }
   lens.positions = std::move(traces);
-  lens.image_data_uri = data_uri("image/bmp", encode_bmp(p.cropped));
+  lens.image_data_uri = data_uri("image/bmp", encode_bmp(page_copy(original)));
   return lens;
 }
 

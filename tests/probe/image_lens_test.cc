@@ -119,7 +119,7 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, ImageLensFixture, ::testing::Values(Case{"tin
 
 // The report's sections: the grid, the boxes (the tiny image 64x40 is resized to 51x32 and cropped
 // at x = 9, so patch (0, 0) covers x 9..17 of the resized image, 11.29..21.33 of the original), the
-// pieces of every id, and the attention summary.
+// original image for the page, the pieces of every id, and the attention summary.
 TEST(ImageLensReport, SectionsOfTheTinyFixture) {
   const Json ref = read_json_file(test::tiny_model() + "/image_lens_reference.json");
   SessionOptions options;

@@ -36,6 +36,7 @@ Json with_image_sections(Json report, const std::string& uri) {
   report["image_positions"] = {
       {"step", 0}, {"start", 5}, {"count", 5}, {"grid", {{"rows", 2}, {"cols", 2}, {"cls_first", true}}},
       {"input_size", {2, 2}}, {"original_size", {4, 4}},
+      {"boxes", {{"original", {{0, 0, 4, 4}, {0, 0, 2, 2}, {2, 0, 4, 2}, {0, 2, 2, 4}, {2, 2, 4, 4}}}}},
       {"image", uri.empty() ? data_uri("image/bmp", encode_bmp(img)) : uri},
       {"pieces", {{"100", "cls<"}, {"101", "cat"}, {"102", "dog"}, {"103", "sky"}, {"104", "grass"}, {"7", "x"}}},
       {"layers", layers}};
@@ -59,6 +60,16 @@ TEST(RenderImageSections, PatchGridPerLayerWithButtonsAndAttentionChart) {
   EXPECT_NE(html.find("fill-opacity=\"0.15\""), std::string::npos);
   EXPECT_NE(html.find("fill-opacity=\"0.75\""), std::string::npos);
   EXPECT_NE(html.find("Attention to the image per layer"), std::string::npos);
+}
+
+// A patch in --pad-square's padding has an empty box in the original image: not drawn.
+TEST(RenderImageSections, PatchesWithoutAreaAreLeftOut) {
+  Json report = with_image_sections(test::synthetic_report(6, 32, 18, 27), "");
+  report["image_positions"]["boxes"]["original"][2] = {4, 0, 4, 2};
+  const std::string html = render_report_html(report);
+  EXPECT_EQ(test::XmlCheck::check(html), "");
+  EXPECT_EQ(count(html, "class=\"il-piece\""), 33u * 3);
+  EXPECT_EQ(html.find(">dog<"), std::string::npos);
 }
 
 TEST(RenderImageSections, HostileImageUriIsLeftOut) {
