@@ -79,6 +79,11 @@ struct PreprocessResult {
   int resized_width = 0, resized_height = 0, crop_top = 0, crop_left = 0;
 };
 
+// An uncompressed 24-bit BMP of the image (what every browser shows from a data URI), and a data
+// URI of any bytes.
+std::string encode_bmp(const ImageU8& image);
+std::string data_uri(const std::string& mime, const std::string& bytes);
+
 // CLIPImageProcessor.preprocess on an RGB image. With pad_square, the original LLaVA repo's
 // expand2square runs first: pad to a square with int(mean * 255) per channel, image centred.
 // InputError "<origin>: ..." before allocating when padding or resizing would make an image

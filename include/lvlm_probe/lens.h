@@ -20,7 +20,7 @@ struct LensOptions {
   Divergence divergence = Divergence::jsd;
   int top_k = 5;
   bool keep_hidden = false;       // keep [L+1, hidden] float32 per token (for --dump-features)
-  bool prompt_positions = false;  // also measure every prompt position (--positions all)
+  bool prompt_positions = false;  // keep every prompt position for measuring (--positions all|image)
   int64_t chunk_elements = 1 << 22;  // bound on layers x positions x vocab per prompt chunk
   bool fused_cpu = true;          // CPU: fused softmax/JS loops (cpu_softmax.h); false = ATen ops (tests)
 };
@@ -43,12 +43,18 @@ class LogitLens : public HiddenStateObserver {
   // whose token is next_ids[p], the id at position p + 1 (-1 where that is an image feature: no
   // p_token or rank then). Frees the kept residual streams.
   std::vector<TokenTrace> prompt_statistics(const std::vector<int>& next_ids);
+  // With options.prompt_positions, after generation and before prompt_statistics: one trace per
+  // prompt position in `positions` (step -1, no token: --positions image), measured in the same
+  // chunks. Keeps the residual streams.
+  std::vector<TokenTrace> position_statistics(const std::vector<int64_t>& positions);
 
   const std::vector<TokenTrace>& traces() const { return traces_; }
   const std::vector<at::Tensor>& hidden() const { return hidden_; }  // per token [L+1, hidden] f32
   double seconds() const { return seconds_; }
 
  private:
+  std::vector<TokenTrace> chunked_statistics(const std::vector<int64_t>& positions, const std::vector<int>& ids);
+
   const VisionLanguageModel& model_;
   LensOptions options_;
   at::Tensor stack_;         // [L+1, hidden], filled layer by layer during a forward pass

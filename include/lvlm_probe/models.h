@@ -40,6 +40,19 @@ class HiddenStateObserver {
   // unembeds layer L anyway), so that decoding takes its argmax instead of running the LM head a
   // second time. Undefined when the observer has none.
   virtual at::Tensor output_logits() { return {}; }
+
+  // Called by greedy decoding once the prompt is embedded, before the first forward pass: its
+  // length in positions and the positions that hold image features (ascending).
+  virtual void on_prompt(int64_t length, const std::vector<int64_t>& image_positions) { (void)length, (void)image_positions; }
+  // Attention taps. When wants_attention(), every decoder block that runs calls on_attention with
+  // its post-RoPE queries `queries` [heads, S, head_dim] of positions [first, first + S) and the
+  // keys `keys` [kv_heads, T, head_dim] of positions [0, T) they attend to (the cache included;
+  // query head h reads key head h / (heads / kv_heads); position p sees keys 0..p). Layer 1..L,
+  // compute dtype, valid only during the call. The model's own numbers do not depend on it.
+  virtual bool wants_attention() const { return false; }
+  virtual void on_attention(int layer, int64_t first, const at::Tensor& queries, const at::Tensor& keys) {
+    (void)layer, (void)first, (void)queries, (void)keys;
+  }
 };
 
 // Per-sequence key/value cache, preallocated for `capacity` positions.

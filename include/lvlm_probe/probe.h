@@ -3,6 +3,7 @@
 // (the batch command reuses it). Torch-free interface; the implementation links libtorch.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -34,6 +35,26 @@ struct ProbeRequest {
   std::vector<int> dump_steps;        // with dump_features: only these generated steps; empty = all
   bool dump_f16 = false;              // with dump_features: float16 (float32 for a step f16 cannot hold)
   bool prompt_positions = false;      // --positions all: also measure every prompt position
+  bool image_positions = false;       // --positions image (and all): the lens at every image position
+  bool attention = false;             // --attention (and --positions all): attention shares per token
+};
+
+// The --positions value a request stands for: "all", "image" or "last".
+inline const char* positions_name(const ProbeRequest& r) {
+  return r.prompt_positions ? "all" : r.image_positions ? "image" : "last";
+}
+
+// --positions image: the lens at the image features' positions of the prefill, and where each of
+// them lies in the image (report section image_positions, docs/report-schema.md).
+struct ImageLens {
+  int grid_rows = 0, grid_cols = 0;   // the patch grid, row-major over the vision tower's input
+  bool cls_first = false;             // the first position is CLIP's CLS (strategy `full`)
+  int input_width = 0, input_height = 0;        // what the vision tower sees (after pad, resize, crop)
+  int original_width = 0, original_height = 0;  // the decoded image
+  // Per position: {left, top, right, bottom} in input and in original pixels (the CLS: the whole image).
+  std::vector<std::array<double, 4>> input_boxes, original_boxes;
+  std::vector<TokenTrace> positions;  // per image position (step -1, no token): entropy and top-k
+  std::string image_data_uri;         // the original image (shrunk for the page), a data URI
 };
 
 // A second, skipped run compared with the full one (the paper's Section 4.2).
@@ -80,6 +101,7 @@ struct ProbeResult {
   std::string stop_reason;
   std::vector<TokenTrace> tokens;
   std::vector<TokenTrace> prompt_positions;        // with request.prompt_positions: one per position, step -1
+  std::optional<ImageLens> image_lens;             // with request.image_positions and an image
   std::vector<std::string> token_texts;             // per generated token
   std::vector<std::pair<int, std::string>> pieces;  // text of every id in any top-k list
   StageResult stages;

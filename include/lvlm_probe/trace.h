@@ -16,6 +16,17 @@ const char* divergence_name(Divergence measure);  // "jsd" | "dola"
 LensMode parse_lens_mode(const std::string& name);            // UsageError on other names
 Divergence parse_divergence(const std::string& name);
 
+// Where the predicting position's attention goes in one decoder layer: per query head, the summed
+// softmax weights on each group of key positions (docs/report-schema.md, `attention`). The four
+// groups partition the keys, so per head they sum to 1.
+struct AttentionShares {
+  int layer = 0;                  // 1..L
+  std::vector<double> bos;        // position 0 (the attention sink)
+  std::vector<double> image;      // the image features' positions
+  std::vector<double> prompt;     // the other prompt positions
+  std::vector<double> generated;  // positions after the prompt (the query itself from step 1 on)
+};
+
 // One generated token. Every vector has L + 1 entries, index = layer (0 = embeddings).
 struct TokenTrace {
   int step = 0;            // 0 = first generated token
@@ -36,6 +47,8 @@ struct TokenTrace {
   // (not cut off where a token drops out of the top-k). competitor_probs[j][l], L + 1 per id.
   std::vector<int> competitor_ids;
   std::vector<std::vector<double>> competitor_probs;
+  // With --attention: one entry per decoder layer 1..L that ran (skipped layers have none).
+  std::vector<AttentionShares> attention;
 
   int num_layers() const { return static_cast<int>(p_token.size()) - 1; }
 };

@@ -100,7 +100,8 @@ OrderedJson run_settings(const BatchOptions& o) {
   s["stages"] = stages;
   s["skip_layers"] = r.skip_layers;
   s["skip_stabilization"] = r.skip_stabilization;
-  s["positions"] = r.prompt_positions ? "all" : "last";
+  s["positions"] = positions_name(r);
+  if (r.attention) s["attention"] = true;  // absent when off: run directories made before it still resume
   s["feature_steps"] = o.feature_steps;
   s["feature_dtype"] = o.feature_steps.empty() ? OrderedJson(nullptr) : OrderedJson(o.feature_dtype);
   return s;

@@ -284,25 +284,45 @@ void LogitLens::on_token(int step, int token_id) {
 
 std::vector<TokenTrace> LogitLens::prompt_statistics(const std::vector<int>& next_ids) {
   if (!prompt_.defined()) return {};
-  auto t0 = std::chrono::steady_clock::now();
-  const int64_t positions = prompt_.size(1), rows = prompt_.size(0);
+  const int64_t positions = prompt_.size(1);
   if (static_cast<int64_t>(next_ids.size()) != positions)
     throw RuntimeFailure("lens: " + std::to_string(next_ids.size()) + " next ids for " + std::to_string(positions) +
                          " prompt positions");
+  std::vector<int64_t> all(static_cast<size_t>(positions));
+  for (int64_t p = 0; p < positions; ++p) all[static_cast<size_t>(p)] = p;
+  std::vector<TokenTrace> out = chunked_statistics(all, next_ids);
+  prompt_ = at::Tensor();
+  return out;
+}
+
+std::vector<TokenTrace> LogitLens::position_statistics(const std::vector<int64_t>& positions) {
+  if (!prompt_.defined()) return {};
+  for (int64_t p : positions)
+    if (p < 0 || p >= prompt_.size(1))
+      throw RuntimeFailure("lens: position " + std::to_string(p) + " is outside the " +
+                           std::to_string(prompt_.size(1)) + " kept prompt positions");
+  return chunked_statistics(positions, std::vector<int>(positions.size(), -1));
+}
+
+// The kept prompt positions `positions` in chunks of at most chunk_elements / ((L+1) vocab)
+// positions: [L+1, chunk, vocab] at a time, never all of them.
+std::vector<TokenTrace> LogitLens::chunked_statistics(const std::vector<int64_t>& positions, const std::vector<int>& ids) {
+  auto t0 = std::chrono::steady_clock::now();
+  const int64_t count = static_cast<int64_t>(positions.size()), rows = prompt_.size(0);
   const int64_t chunk = std::max<int64_t>(1, options_.chunk_elements / (rows * model_.info().vocab_size));
   std::vector<TokenTrace> out;
-  for (int64_t first = 0; first < positions; first += chunk) {
-    const int64_t n = std::min(chunk, positions - first);
-    at::Tensor h = prompt_.narrow(1, first, n);
-    std::vector<int> ids(next_ids.begin() + first, next_ids.begin() + first + n);
-    std::vector<TokenTrace> traces = statistics(lens_logits(model_, h, options_.mode), h, ids, options_);
+  for (int64_t first = 0; first < count; first += chunk) {
+    const int64_t n = std::min(chunk, count - first);
+    const std::vector<int64_t> slice(positions.begin() + first, positions.begin() + first + n);
+    at::Tensor h = prompt_.index_select(1, at::tensor(slice, at::kLong).to(prompt_.device()));
+    std::vector<int> chunk_ids(ids.begin() + first, ids.begin() + first + n);
+    std::vector<TokenTrace> traces = statistics(lens_logits(model_, h, options_.mode), h, chunk_ids, options_);
     for (int64_t i = 0; i < n; ++i) {
       traces[static_cast<size_t>(i)].step = -1;
-      traces[static_cast<size_t>(i)].position = first + i;
+      traces[static_cast<size_t>(i)].position = slice[static_cast<size_t>(i)];
       out.push_back(std::move(traces[static_cast<size_t>(i)]));
     }
   }
-  prompt_ = at::Tensor();
   seconds_ += seconds_since(t0);
   return out;
 }

@@ -48,7 +48,8 @@ KVCache Decoder::new_cache(int64_t capacity) const {
 // into the cache (when given) and attention runs over everything cached so far. Grouped heads share a key/value head, which is
 // what transformers' repeat_kv computes.
 at::Tensor Decoder::attention(const Block& b, int index, const at::Tensor& x, const at::Tensor& cos,
-                              const at::Tensor& sin, int64_t start, KVCache* cache) const {
+                              const at::Tensor& sin, int64_t start, KVCache* cache,
+                              HiddenStateObserver* observer) const {
   const int64_t s = x.size(0), hd = config_.head_dim, nh = config_.num_attention_heads,
                 nkv = config_.num_key_value_heads, group = nh / nkv;
   at::Tensor q = b.q(x).view({s, nh, hd}).transpose(0, 1);  // [nh, S, hd]
@@ -64,6 +65,7 @@ at::Tensor Decoder::attention(const Block& b, int index, const at::Tensor& x, co
     k = cache->keys[index].narrow(1, 0, total);
     v = cache->values[index].narrow(1, 0, total);
   }
+  if (observer && observer->wants_attention()) observer->on_attention(index + 1, start, q, k);
   // [nkv, group, S, hd] x [nkv, 1, hd, T]: each group of query heads against its key head.
   at::Tensor qg = q.reshape({nkv, group, s, hd});
   at::Tensor scores = batched_matmul(qg, k.unsqueeze(1).transpose(2, 3)) / std::sqrt(static_cast<double>(hd));
@@ -106,7 +108,7 @@ at::Tensor Decoder::forward(const at::Tensor& embeddings, const at::Tensor& cos,
       continue;
     }
     const Block& b = blocks_[i];
-    h = h + attention(b, static_cast<int>(i), b.input_norm(h), cos, sin, start, cache);
+    h = h + attention(b, static_cast<int>(i), b.input_norm(h), cos, sin, start, cache, options.observer);
     h = h + mlp(b, b.post_attention_norm(h));
     report(static_cast<int>(i) + 1, h);
   }

@@ -35,7 +35,7 @@ class Decoder {
     Linear q, k, v, o, gate, up, down;
   };
   at::Tensor attention(const Block& b, int index, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                       int64_t start, KVCache* cache) const;
+                       int64_t start, KVCache* cache, HiddenStateObserver* observer) const;
   at::Tensor mlp(const Block& b, const at::Tensor& x) const;
 
   TextConfig config_;

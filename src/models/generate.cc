@@ -73,6 +73,7 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
   result.vision_seconds = seconds_since(t0);
   result.prompt_length = prompt.embeddings.size(0);
   result.image_positions = prompt.image_positions;
+  if (options.observer) options.observer->on_prompt(result.prompt_length, result.image_positions);
   const int64_t capacity = result.prompt_length + options.max_new_tokens;
   if (capacity > info.max_positions)
     throw UsageError("prompt of " + std::to_string(result.prompt_length) + " positions plus " +

@@ -26,6 +26,13 @@ class FiniteGuard : public HiddenStateObserver {
                    const at::Tensor& hidden) override;
   void on_token(int step, int token_id) override;
   at::Tensor output_logits() override;
+  void on_prompt(int64_t length, const std::vector<int64_t>& image_positions) override {
+    if (inner_) inner_->on_prompt(length, image_positions);
+  }
+  bool wants_attention() const override { return inner_ && inner_->wants_attention(); }
+  void on_attention(int layer, int64_t first, const at::Tensor& queries, const at::Tensor& keys) override {
+    inner_->on_attention(layer, first, queries, keys);
+  }
 
  private:
   void check_pass() const;

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "lvlm_probe/attention.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/family.h"
 #include "lvlm_probe/image.h"
@@ -19,6 +20,7 @@
 #include "lvlm_probe/processor.h"
 #include "features.h"
 #include "finite_guard.h"
+#include "image_lens.h"
 #include "provenance.h"
 
 namespace lvlm {
@@ -52,7 +54,7 @@ LensOptions lens_options_of(const ProbeRequest& r) {
   o.divergence = r.divergence;
   o.top_k = r.top_k;
   o.keep_hidden = !r.dump_features.empty();
-  o.prompt_positions = r.prompt_positions;
+  o.prompt_positions = r.prompt_positions || r.image_positions;
   return o;
 }
 
@@ -79,6 +81,21 @@ std::vector<int> next_prompt_ids(const ProbeResult& r, int image_token) {
   sequence.erase(sequence.begin());
   sequence.push_back(r.token_ids.front());
   return sequence;
+}
+
+// The lens at the image positions: taken from the prompt positions' traces when every prompt
+// position is measured (--positions all, which computes them anyway), else measured alone.
+std::vector<TokenTrace> image_traces(ProbeResult& r, LogitLens& lens, int image_token) {
+  if (r.request.prompt_positions) {
+    r.prompt_positions = lens.prompt_statistics(next_prompt_ids(r, image_token));
+    std::vector<TokenTrace> out;
+    for (int64_t p : r.image_positions) {
+      out.push_back(r.prompt_positions.at(static_cast<size_t>(p)));
+      out.back().token_id = -1;
+    }
+    return out;
+  }
+  return lens.position_statistics(r.image_positions);
 }
 
 // Why `--skip stabilization` skipped nothing.
@@ -110,9 +127,10 @@ struct ProbeSession::Impl {
   }
   void check_prompt(const ProbeRequest& r) const;  // the template, and a tokenizer for --prompt
   std::vector<int> prompt_ids(const ProbeRequest& r, const PreparedImage* image, std::string* prompt_text) const;
-  std::optional<PreparedImage> image(const ProbeRequest& r, std::string* sha256) const;
+  std::optional<PreparedImage> image(const ProbeRequest& r, std::string* sha256, ImageU8* decoded) const;
   // The request's image and prompt ids into `result`; the image as the model takes it.
-  ImageInput prepare(const ProbeRequest& r, ProbeResult* result) const;
+  // `decoded` (may be null) receives the image as decoded.
+  ImageInput prepare(const ProbeRequest& r, ProbeResult* result, ImageU8* decoded = nullptr) const;
   std::string decode(const std::vector<int>& ids) const {
     return processor->tokenizer() ? processor->tokenizer()->decode(ids) : "";
   }
@@ -133,23 +151,27 @@ std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, const Pre
   return ids;
 }
 
-ImageInput ProbeSession::Impl::prepare(const ProbeRequest& r, ProbeResult* result) const {
+ImageInput ProbeSession::Impl::prepare(const ProbeRequest& r, ProbeResult* result, ImageU8* decoded) const {
   check_prompt(r);  // before the image: a prompt no image can fix is the first error
-  const std::optional<PreparedImage> prepared = image(r, &result->image_sha256);
+  const std::optional<PreparedImage> prepared = image(r, &result->image_sha256, decoded);
   result->prompt_ids = prompt_ids(r, prepared ? &*prepared : nullptr, &result->prompt_text);
   if (!prepared) return {};
   result->image_geometry = prepared->geometry;
   return ImageInput::from(*prepared);
 }
 
-std::optional<PreparedImage> ProbeSession::Impl::image(const ProbeRequest& r, std::string* sha256) const {
+std::optional<PreparedImage> ProbeSession::Impl::image(const ProbeRequest& r, std::string* sha256,
+                                                      ImageU8* decoded) const {
   if (r.image.empty()) return std::nullopt;
   // One bounded read for both the hash and the decoder: the image's file-size cap holds for both.
   const std::string bytes = read_file(r.image, DecodeLimits{}.max_file_bytes);
   *sha256 = sha256_hex(bytes);
   ImageOptions options;
   options.pad_square = r.pad_square;
-  return processor->prepare_image(decode_image_bytes(bytes, r.image), options, r.image);
+  ImageU8 pixels = decode_image_bytes(bytes, r.image);
+  PreparedImage prepared = processor->prepare_image(pixels, options, r.image);
+  if (decoded) *decoded = std::move(pixels);
+  return prepared;
 }
 
 ProbeSession::ProbeSession(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -188,10 +210,12 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.request.stages = resolve_stage_options(request, r.model);
   r.device = s.options.device;
   r.provenance = collect_provenance(s.options.model_dir, r.model);
-  const ImageInput pixels = s.prepare(request, &r);
+  ImageU8 decoded;
+  const ImageInput pixels = s.prepare(request, &r, &decoded);
 
   LogitLens lens(*s.model, lens_options_of(request));
-  FiniteGuard guard(s.model->info(), &lens);
+  AttentionProbe attention(&lens);
+  FiniteGuard guard(s.model->info(), request.attention ? static_cast<HiddenStateObserver*>(&attention) : &lens);
   GenerateOptions gen = generate_options_of(request);
   gen.observer = &guard;
   GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, gen);
@@ -203,7 +227,13 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.stop_reason = out.stop_reason;
   r.text = s.decode(out.token_ids);
   r.tokens = lens.traces();
-  if (request.prompt_positions)
+  if (request.attention)
+    for (size_t i = 0; i < r.tokens.size(); ++i) r.tokens[i].attention = attention.shares().at(i);
+  if (request.image_positions && r.image_positions.empty())
+    spdlog::warn("--positions image: the prompt holds no image features, so the report has no image_positions");
+  if (request.image_positions && !r.image_positions.empty())
+    r.image_lens = make_image_lens(r.image_geometry, decoded, image_traces(r, lens, s.model->info().image_token_index));
+  if (request.prompt_positions && r.prompt_positions.empty())
     r.prompt_positions = lens.prompt_statistics(next_prompt_ids(r, s.model->info().image_token_index));
   std::set<int> ids;
   for (const auto& t : r.tokens) {
@@ -211,6 +241,9 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
     for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
     ids.insert(t.competitor_ids.begin(), t.competitor_ids.end());
   }
+  if (r.image_lens)
+    for (const auto& t : r.image_lens->positions)
+      for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
   for (const auto& t : r.prompt_positions) {
     if (t.token_id >= 0) ids.insert(t.token_id);
     for (const auto& row : t.topk_ids) ids.insert(row.begin(), row.end());
@@ -223,7 +256,7 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   r.timing.vision = out.vision_seconds;
   r.timing.prefill = out.prefill_seconds;
   r.timing.decode = out.decode_seconds;
-  r.timing.lens = lens.seconds();
+  r.timing.lens = lens.seconds() + attention.seconds();
 
   if (request.skip_stabilization || !request.skip_layers.empty()) {
     const std::vector<int> layers = request.skip_stabilization ? stabilization_layers(r.stages) : request.skip_layers;

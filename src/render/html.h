@@ -198,6 +198,11 @@ std::string focus_section(const Json& report, const Stages& stages, int index);
 // The per-image t-SNE (token_embedding() in report.h) as a scatter chart with its notes; groups are
 // the stages, or tsne.py's fixed layer groups when the embedding's style is "paper".
 std::string tsne_section(const Json& report, const Json& embedding, const Stages& stages);
+// The report's image_positions as the preprocessed image under its patch grid, one layer at a
+// time (radio buttons); "" without the section.
+std::string image_lens_section(const Json& report, int num_layers);
+// The report's attention summary: the image share per layer over the stage bands; "" without it.
+std::string attention_section(const Json& report, const Stages& stages, int num_layers);
 // <!DOCTYPE html>... with the shared CSS; `title` is escaped and cut to 100 characters, `body`
 // inserted as is.
 std::string html_document(const std::string& title, const std::string& body);

@@ -130,7 +130,9 @@ std::string render_report_html(const Json& report, const RenderOptions& options)
             "position is an image feature: no token to score).</p>" +
             heatmap_figure(report, report["prompt_positions"], stages, options,
                            HeatmapSource{"pp", "p_next", "position", true});
+  body += image_lens_section(report, L);
   body += layer_lines(report, stages, L);
+  body += attention_section(report, stages, L);
   if (!options.features.empty())
     body += tsne_section(report, token_embedding(options.features, report, options.tsne, options.tsne_max_points), stages);
   body += focus_section(report, stages, focus);

@@ -9,7 +9,7 @@ namespace {
 // layers[] entry for `layer`: by its "layer" field, else by position.
 const Json& layer_entry(const Json& layers, int layer) {
   const Json& at = item(layers, static_cast<size_t>(std::max(layer, 0)));
-  if (int_or(at, "layer", layer) == layer) return at;
+  if (at.is_object() && int_or(at, "layer", layer) == layer) return at;
   if (layers.is_array())
     for (const Json& entry : layers)
       if (int_or(entry, "layer", -1) == layer) return entry;

@@ -2,10 +2,13 @@
 // that readers of one can read the other. NaN and infinities are written as null.
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/probe.h"
 
 namespace lvlm {
 
@@ -21,5 +24,13 @@ void add_token_stages(OrderedJson& token, const TokenStages& t);
 // The `stages` object: method, outcomes and confidences, final-norm step, window, modes,
 // candidates, noise, config, segments, curve (docs/report-schema.md).
 OrderedJson stages_json(const StageResult& s);
+
+// A token's `attention`: {layers: [{layer, bos, image, prompt, generated}]}, lists over heads.
+OrderedJson token_attention_json(const std::vector<AttentionShares>& layers);
+// The top-level `attention`: per layer the per-head medians over tokens and the summary over
+// tokens of the image share averaged over heads; null without measured tokens.
+OrderedJson attention_summary_json(const std::vector<TokenTrace>& tokens, int num_layers);
+// The top-level `image_positions` (docs/report-schema.md); `start` is the first image position.
+OrderedJson image_positions_json(const ImageLens& lens, int64_t start, const std::map<int, std::string>& pieces);
 
 }  // namespace lvlm

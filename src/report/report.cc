@@ -67,7 +67,8 @@ OrderedJson settings_json(const ProbeRequest& q, const DeviceOptions& device) {
   j["stages"] = stage_options_json(q.stages);
   j["skip_layers"] = q.skip_layers;
   j["skip_stabilization"] = q.skip_stabilization;
-  j["positions"] = q.prompt_positions ? "all" : "last";
+  j["positions"] = positions_name(q);
+  j["attention"] = q.attention;
   j["dtype"] = device.dtype;
   j["reduced_math"] = device.reduced_math;
   j["threads"] = device.threads;
@@ -120,6 +121,7 @@ OrderedJson token_json(const TokenTrace& t, const std::string& text, const std::
   j["cos_final"] = finite_numbers(t.cos_final);
   j["topk"] = topk_json(t, pieces);
   j["competitors"] = competitors_json(t, pieces);
+  if (!t.attention.empty()) j["attention"] = token_attention_json(t.attention);
   return j;
 }
 
@@ -253,7 +255,9 @@ OrderedJson build_report(const ProbeResult& r) {
     for (const auto& t : r.prompt_positions) prompt.push_back(prompt_position_json(t, r, pieces));
     j["prompt_positions"] = prompt;
   }
+  if (r.image_lens) j["image_positions"] = image_positions_json(*r.image_lens, r.image_positions.front(), pieces);
   j["layers"] = layers_json(r);
+  if (r.request.attention) j["attention"] = attention_summary_json(r.tokens, r.model.num_layers);
   j["stages"] = stages_json(r.stages);
   j["skip"] = r.skip ? skip_json(*r.skip) : OrderedJson(nullptr);
   j["timing"] = {{"load", r.timing.load},     {"vision", r.timing.vision}, {"prefill", r.timing.prefill},

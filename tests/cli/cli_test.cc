@@ -200,6 +200,39 @@ TEST(CliRun, SkipOptionsAreCheckedAndLogged) {
   EXPECT_NE(read_report(out)["skip"]["note"].get<std::string>().find("undetermined"), std::string::npos);
 }
 
+TEST(CliRun, ImagePositionsAndAttentionReachReportAndPage) {
+  test::TempDir dir;
+  const std::string out = dir.file("report.json"), page = dir.file("page.html");
+  const std::string run = run_args(test::tiny_model(), test::tiny_model() + "/test.png", out);
+  expect_failure(test::run_cli(run + " --positions patches"), {2, "--positions"}, out);
+  expect_failure(test::run_cli(run + " --attention=maybe"), {2, "--attention"}, out);
+  test::CliResult r = test::run_cli(run + " --positions image --attention --html '" + page + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json report = read_report(out);
+  EXPECT_EQ(report["image_positions"]["layers"].size(), 5u);
+  EXPECT_EQ(report["tokens"][1]["attention"]["layers"].size(), 4u);
+  EXPECT_FALSE(report.contains("prompt_positions"));
+  const std::string html = read_file(page);
+  EXPECT_NE(html.find("Logit lens on the image patches"), std::string::npos);
+  EXPECT_NE(html.find("Attention to the image per layer"), std::string::npos);
+  // --positions all: both sections and the prompt positions; attention without asking.
+  ASSERT_EQ(test::run_cli(run + " --positions all").exit_code, 0);
+  report = read_report(out);
+  EXPECT_EQ(report["settings"]["positions"], "all");
+  EXPECT_EQ(report["settings"]["attention"], true);
+  EXPECT_TRUE(report["attention"].is_object());
+  // The image lens there repeats prompt_positions' numbers at the image positions.
+  const Json& image = report["image_positions"];
+  const int first = image["start"].get<int>();
+  EXPECT_EQ(image["layers"][2]["entropy"][0], report["prompt_positions"][first]["entropy"][2]);
+  // Without the options the report has neither section.
+  ASSERT_EQ(test::run_cli(run).exit_code, 0);
+  report = read_report(out);
+  EXPECT_FALSE(report.contains("image_positions"));
+  EXPECT_FALSE(report.contains("attention"));
+  EXPECT_FALSE(report["tokens"][0].contains("attention"));
+}
+
 TEST(CliRun, ReducedMathFastNeedsAReducedDtype) {
   test::TempDir dir;
   const std::string out = dir.file("report.json");

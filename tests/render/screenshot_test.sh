@@ -1,5 +1,6 @@
 #!/bin/sh
-# Renders the demo report (and synthetic 32-layer reports shaped like the paper's curves, with
+# Renders the demo report, a tiny-model report with every position and the attention shares
+# (--positions all: the image patch grid and the attention chart), and synthetic 32-layer reports shaped like the paper's curves, with
 # m = c + 1, with m = L and an hf final-norm step, and with no knee at all) and
 # screenshots each page in headless Chromium; render_tool then checks that each PNG has the
 # window's size and is not blank. Skips (exit 77) only when chromium is not installed.
@@ -17,6 +18,7 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 "$tool" page "$demo" "$out/demo.html"
+"$tool" page "$(dirname "$demo")/image-report.json" "$out/image.html"
 "$tool" report 24 32 18 27 "$out/synthetic-report.json"
 "$tool" page "$out/synthetic-report.json" "$out/synthetic.html"
 "$tool" report2 24 32 18 19 "$out/adjacent.json"      # m = c + 1
@@ -29,7 +31,7 @@ mkdir -p "$out"
 "$tool" page "$out/synthetic-summary.json" "$out/summary.html"
 
 status=0
-for page in demo synthetic adjacent final undetermined summary; do
+for page in demo image synthetic adjacent final undetermined summary; do
   # A fresh profile per run: no first-run state, no lock held by another test or user.
   timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
     --no-first-run --user-data-dir="$out/profile-$page" --hide-scrollbars \

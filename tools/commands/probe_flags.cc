@@ -35,8 +35,12 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
   sub.add_option("--skip", f.skip, "stabilization: also run with the layers (c, m) skipped")
       ->check(CLI::IsMember({"stabilization"}));
   sub.add_option("--positions", f.positions, "last: measure the predicting position of each generated token; "
-                                             "all: also every prompt position (report section prompt_positions)")
-      ->capture_default_str()->check(CLI::IsMember({"last", "all"}));
+                                             "image: also the lens at every image position of the prefill "
+                                             "(report section image_positions); all: both, every prompt position "
+                                             "(prompt_positions) and --attention")
+      ->capture_default_str()->check(CLI::IsMember({"last", "image", "all"}));
+  sub.add_flag("--attention", r.attention, "per generated token, layer and head: the attention mass on BOS, the "
+                                           "image, the prompt text and the generated tokens (token key attention)");
   sub.add_option("--dtype", f.session.device.dtype, "compute dtype: auto (bf16 on CUDA, f32 on CPU), f32, bf16, f16 (f16 on the CPU needs libtorch 2)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "f32", "bf16", "f16"}));
   sub.add_option("--reduced-math", f.session.device.reduced_math,
@@ -59,6 +63,8 @@ void finish_probe_flags(ProbeFlags& f) {
   if (r.skip_stabilization && !r.skip_layers.empty())
     throw UsageError("--skip-layers and --skip stabilization do not go together: give one");
   r.prompt_positions = f.positions == "all";
+  r.image_positions = f.positions == "image" || f.positions == "all";
+  r.attention = r.attention || f.positions == "all";
   r.stages = stage_options_from_flags(f.stages, f.critical_layer, f.stage_config);
   r.stages.search_final_norm_step = f.final_norm_step == "include";
   r.stage_configs_dir = shipped_path("configs");
