@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "layers.h"
+#include "lvlm_probe/device_path.h"
 #include "lvlm_probe/common.h"
 #include "llava/llava.h"
 #include "lvlm_probe/model_config.h"
@@ -42,7 +43,11 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
   if (options.reduced_math == "fast" && dtype == at::kFloat)
     throw UsageError("--reduced-math fast applies to --dtype bf16 or f16; the compute dtype here is f32" +
                      std::string(options.dtype == "auto" ? " (auto on the CPU)" : ""));
+  // cpu-generic runs ATen's kernels only, as CUDA would: fast's float32 products are the CPU's own.
+  if (options.reduced_math == "fast" && options.device == "cpu-generic")
+    throw UsageError("--reduced-math fast runs the CPU's own kernels; --device cpu-generic runs ATen's only");
   set_fast_reduced_precision(options.reduced_math == "fast");
+  set_generic_kernels(options.device == "cpu-generic");
   if (!is_directory(model_dir))
     throw InputError(model_dir, file_exists(model_dir) ? "is not a directory (expected a model directory)"
                                                        : "model directory does not exist");

@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/device_path.h"
 
 namespace lvlm {
 namespace {
@@ -43,12 +45,14 @@ void FiniteGuard::on_residual(const std::string& tap, int layer, const std::vect
 }
 
 void FiniteGuard::check_pass() const {
-  const at::Tensor finite = at::stack(finite_).to(at::kCPU);  // [L+1, positions]
-  if (finite.all().item<bool>()) return;
-  const at::Tensor per_layer = finite.all(-1);
-  int layer = 0;
-  while (per_layer[layer].item<bool>()) ++layer;
-  const int64_t position = first_ + finite[layer].logical_not().nonzero()[0][0].item<int64_t>();
+  // [L+1, positions] flags: one host sync per forward pass, then plain reads.
+  const at::Tensor finite = to_host(at::stack(finite_), SyncSite::guard).contiguous();
+  const bool* ok = finite.data_ptr<bool>();
+  const int64_t count = finite.numel(), positions = finite.size(1);
+  const int64_t first_bad = std::find(ok, ok + count, false) - ok;
+  if (first_bad == count) return;
+  const int layer = static_cast<int>(first_bad / positions);
+  const int64_t position = first_ + first_bad % positions;
   throw InputError(info_.path, "non-finite values (NaN or Inf) first appear in the hidden state of layer " +
                                    std::to_string(layer) + " at step " + std::to_string(step_) + " (position " +
                                    std::to_string(position) + "), made by " + weights_of(info_, layer) +
