@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace lvlm {
 
@@ -30,6 +31,11 @@ const char* sync_site_name(SyncSite site);
 at::Tensor to_host(const at::Tensor& t, SyncSite site);
 // The single value of `t` (torch's .item()), counted as one sync at `site`.
 int64_t host_int(const at::Tensor& t, SyncSite site);
+// `t` (on the host) copied to `device`, counted as one sync at `site`.
+at::Tensor to_device(const at::Tensor& t, at::Device device, SyncSite site);
+// Rows `rows` of `t` (dimension 0): a view when they are consecutive, as every observer asks for,
+// with no copy; else index_select with the indices copied to t's device (one sync at `site`).
+at::Tensor take_rows(const at::Tensor& t, const std::vector<int64_t>& rows, SyncSite site);
 
 using SyncCounts = std::array<int64_t, static_cast<size_t>(SyncSite::count_)>;
 SyncCounts sync_counts();  // since the process started or the last reset

@@ -112,6 +112,16 @@ void competitors_of(const double* top_ids, int64_t k, const double* candidates, 
   }
 }
 
+// The ids as a [C] tensor on `device` (-1, no token, as 0). One id (a generation step) is filled in
+// on the device: a host-to-device copy would be a second host sync per step (device_path.h).
+at::Tensor token_index(const std::vector<int>& ids, at::Device device) {
+  const auto options = at::TensorOptions().dtype(at::kLong).device(device);
+  if (ids.size() == 1) return at::full({1}, std::max(ids.front(), 0), options);
+  std::vector<int64_t> wide;
+  for (int id : ids) wide.push_back(std::max(id, 0));
+  return to_device(at::tensor(wide, at::kLong), device, SyncSite::lens);
+}
+
 // Every statistic of C positions from their lens logits [L+1, C, V] (float32) and residual
 // streams [L+1, C, hidden]; ids[c] is the token position c predicts (-1: none). Softmax,
 // entropy and divergences in float64 from the float32 logits; rank and top-k from the float32
@@ -148,9 +158,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
     d_prev = dola_divergence(below, above);
     d_final = dola_divergence(p, top.expand_as(p));
   }
-  std::vector<int64_t> wide;
-  for (int id : ids) wide.push_back(std::max(id, 0));
-  at::Tensor index = at::tensor(wide, at::kLong).to(logits.device()).view({1, C, 1}).expand({n, C, 1});
+  at::Tensor index = token_index(ids, logits.device()).view({1, C, 1}).expand({n, C, 1});
   const int64_t k_wanted = std::min<int64_t>(o.top_k, logits.size(-1));
   at::Tensor rank, top_ids;
   if (fused) {

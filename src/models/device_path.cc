@@ -39,6 +39,18 @@ int64_t host_int(const at::Tensor& t, SyncSite site) {
   return t.item<int64_t>();
 }
 
+at::Tensor to_device(const at::Tensor& t, at::Device device, SyncSite site) {
+  count(site);
+  return t.to(device);
+}
+
+at::Tensor take_rows(const at::Tensor& t, const std::vector<int64_t>& rows, SyncSite site) {
+  bool consecutive = !rows.empty();
+  for (size_t i = 1; i < rows.size() && consecutive; ++i) consecutive = rows[i] == rows[i - 1] + 1;
+  if (consecutive) return t.narrow(0, rows.front(), static_cast<int64_t>(rows.size()));
+  return t.index_select(0, to_device(at::tensor(rows, at::kLong), t.device(), site));
+}
+
 SyncCounts sync_counts() {
   SyncCounts out{};
   for (size_t i = 0; i < out.size(); ++i) out[i] = g_syncs[i].load(std::memory_order_relaxed);

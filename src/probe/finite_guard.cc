@@ -27,9 +27,8 @@ std::vector<int64_t> FiniteGuard::positions_wanted(int64_t first, int64_t count)
   first_ = first;
   finite_.clear();
   inner_wanted_ = inner_ ? inner_->positions_wanted(first, count) : std::vector<int64_t>{};
-  std::vector<int64_t> rows;
-  for (int64_t p : inner_wanted_) rows.push_back(p - first);
-  inner_rows_ = at::tensor(rows, at::TensorOptions().dtype(at::kLong));
+  inner_rows_.clear();
+  for (int64_t p : inner_wanted_) inner_rows_.push_back(p - first);
   std::vector<int64_t> all(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) all[static_cast<size_t>(i)] = first + i;
   return all;
@@ -40,8 +39,7 @@ void FiniteGuard::on_residual(const std::string& tap, int layer, const std::vect
   finite_.push_back(at::isfinite(hidden).all(-1));
   if (layer == info_.num_layers) check_pass();
   if (!inner_ || inner_wanted_.empty()) return;
-  if (inner_rows_.device() != hidden.device()) inner_rows_ = inner_rows_.to(hidden.device());  // once per pass
-  inner_->on_residual(tap, layer, inner_wanted_, hidden.index_select(0, inner_rows_));
+  inner_->on_residual(tap, layer, inner_wanted_, take_rows(hidden, inner_rows_, SyncSite::guard));
 }
 
 void FiniteGuard::check_pass() const {

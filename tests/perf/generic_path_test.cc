@@ -1,8 +1,8 @@
 // --device cpu-generic: the whole probe through ATen's device-generic operations, as CUDA runs it,
 // against the CPU's fused kernels on the same input (same tokens, every probability and divergence
 // within 1e-4), on tiny-llava and nano-llava; and the host syncs per generation step on that path
-// (lvlm_probe/device_path.h): one for the lens, one for greedy decoding's argmax, one for the
-// finite guard.
+// (lvlm_probe/device_path.h): one for the lens, two for greedy decoding (its argmax, and the
+// chosen token's id sent to the device), one for the finite guard.
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -95,8 +95,9 @@ TEST(GenericPath, TinyLlavaEqualsTheFusedPathWithOneLensSyncPerStep) {
   ASSERT_EQ(steps, 8);
   EXPECT_LE(syncs_at(generic, SyncSite::lens), steps);   // at most one per step
   EXPECT_GE(syncs_at(generic, SyncSite::lens), 1);
-  EXPECT_EQ(syncs_at(generic, SyncSite::decode), steps);  // greedy's argmax, one per forward pass
-  EXPECT_EQ(syncs_at(generic, SyncSite::guard), steps);   // the finite guard, one per forward pass
+  // per forward pass: greedy's argmax, and the ids of its input (the prompt's, then each new token)
+  EXPECT_EQ(syncs_at(generic, SyncSite::decode), 2 * steps);
+  EXPECT_EQ(syncs_at(generic, SyncSite::guard), steps);  // the finite guard, one per forward pass
   EXPECT_EQ(syncs_at(generic, SyncSite::features), steps);  // after decoding, one per token written
   EXPECT_EQ(generic.result.model.device, "cpu-generic");
 }
@@ -113,7 +114,7 @@ TEST(GenericPath, NanoLlavaEqualsTheFusedPath) {
   EXPECT_EQ(generic.result.text, "a red circle and a blue triangle.");
   const int64_t steps = static_cast<int64_t>(generic.result.token_ids.size());
   EXPECT_LE(syncs_at(generic, SyncSite::lens), steps);
-  EXPECT_EQ(syncs_at(generic, SyncSite::decode), steps);
+  EXPECT_EQ(syncs_at(generic, SyncSite::decode), 2 * steps);
 }
 
 }  // namespace
