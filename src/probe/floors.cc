@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>  // NoGradGuard: not reached through ATen.h in libtorch >= 2.14
 
 #include <algorithm>
 #include <chrono>
