@@ -20,6 +20,39 @@ struct BenchOptions {
   int repeat = 3;
   std::vector<int> threads = {1, 0};  // 0 = the default count: every core of the affinity mask
   int busy_cores = 0;              // processes spinning for the whole benchmark (a shared machine)
+  bool floor = false;              // also measure the machine's floors and each phase against them
+};
+
+// --floor: what this machine does with the libtorch in use, measured in a child process of its
+// own at each thread count, right before that count's runs (docs/performance.md, "Floors").
+struct MachineFloors {
+  int threads = 0;
+  double gemm_f32 = 0, gemm_bf16 = 0;  // FLOP/s: the best large square product (at::mm, or row blocks)
+  double memory = 0;                   // bytes/s read: a sum over 1 GiB
+  std::string load_average;            // /proc/loadavg when measured
+};
+
+// The work of each phase from the model's geometry, and the least time it can take: its products
+// at the GEMM peak of the compute dtype or its weights (and cache) read at memory speed, whichever
+// is longer.
+struct PhaseWork {
+  double flops = 0, bytes = 0;
+};
+struct ModelWork {
+  PhaseWork vision, prefill, decode_step, lens_step;
+};
+// `positions` of the prompt (image expanded), `new_tokens` decoded, `dtype_bytes` of the compute dtype.
+ModelWork model_work(const LlavaConfig& config, int64_t positions, int new_tokens, int dtype_bytes);
+double floor_seconds(const PhaseWork& work, const MachineFloors& floors, bool bf16);
+
+struct PhaseFloor {
+  std::string phase;               // vision | prefill | decode_step | lens_step
+  double seconds = 0, floor = 0;   // measured (median) and least possible; ratio = seconds / floor
+};
+struct FloorReport {
+  MachineFloors machine;
+  std::vector<PhaseFloor> phases;
+  double lens_share = 0;           // lens step / plain decoding step
 };
 
 // Medians over the repeats of one mode at one thread count.
@@ -42,8 +75,10 @@ struct BenchResult {
   int repeat = 0, max_new_tokens = 0;
   std::vector<BenchRun> runs;      // plain and probe for each thread count
   std::string load_average;        // /proc/loadavg before the runs: other work skews timings
+  std::string load_average_end;    // and after them
   int usable_cores = 0;            // the affinity mask's (what threads 0 resolved to)
   int busy_cores = 0;
+  std::vector<FloorReport> floors;  // with --floor, one per thread count
 };
 
 // Runs every (thread count, repeat, mode) in a child process of its own, so that each load is

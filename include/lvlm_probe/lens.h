@@ -22,7 +22,8 @@ struct LensOptions {
   bool keep_hidden = false;       // keep [L+1, hidden] float32 per token (for --dump-features)
   bool prompt_positions = false;  // keep every prompt position for measuring (--positions all|image)
   int64_t chunk_elements = 1 << 22;  // bound on layers x positions x vocab per prompt chunk
-  bool fused_cpu = true;          // CPU: fused softmax/JS loops (cpu_softmax.h); false = ATen ops (tests)
+  bool fused_cpu = true;          // CPU: fused softmax/JS loops (cpu_softmax.h); false = ATen ops (tests;
+                                  // --device cpu-generic turns them off for the whole process)
 };
 
 // Statistics of one token from its stacked residual streams `stack` [L+1, hidden].
@@ -49,7 +50,7 @@ class LogitLens : public HiddenStateObserver {
   std::vector<TokenTrace> position_statistics(const std::vector<int64_t>& positions);
 
   const std::vector<TokenTrace>& traces() const { return traces_; }
-  const std::vector<at::Tensor>& hidden() const { return hidden_; }  // per token [L+1, hidden] f32
+  const std::vector<at::Tensor>& hidden() const { return hidden_; }  // per token [L+1, hidden] f32, on the device
   double seconds() const { return seconds_; }
 
  private:

@@ -8,7 +8,7 @@
 What it does, timed step by step (the same work as `lvlm-probe run`, the way Wang et al.'s released
 scripts do it):
   1. imports torch and transformers (timed from interpreter start);
-  2. loads LlavaForConditionalGeneration (float32) and CLIPImageProcessor from the checkpoint, and
+  2. loads LlavaForConditionalGeneration (float32, or bfloat16 with --dtype bf16) and CLIPImageProcessor from the checkpoint, and
      fails unless every weight was found and used (no missing or unexpected keys);
   3. model.generate(greedy, exactly N new tokens, output_hidden_states=True,
      return_dict_in_generate=True); a stopping criterion timestamps every step, which splits the
@@ -36,6 +36,8 @@ def parse_args():
     p.add_argument("--input-ids", required=True, help="comma-separated prompt ids with one image token")
     p.add_argument("--max-new-tokens", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dtype", choices=["f32", "bf16"], default="f32",
+                   help="weights and compute dtype (bf16: as `lvlm-probe run --dtype bf16`; a 7B model in f32 needs 28 GB)")
     p.add_argument("--literal-first-step", action="store_true",
                    help="step 0: lens over every prompt position of every layer (the released heatmap script)")
     p.add_argument("--stop-at-eos", action="store_true", help="stop at EOS (default: exactly N tokens, as bench)")
@@ -70,7 +72,8 @@ def main():
     torch.set_num_threads(args.threads)
 
     model, info = LlavaForConditionalGeneration.from_pretrained(
-        args.model, torch_dtype=torch.float32, output_loading_info=True)
+        args.model, torch_dtype=torch.bfloat16 if args.dtype == "bf16" else torch.float32,
+        output_loading_info=True)
     model.eval()
     problems = {k: v for k, v in info.items() if v}
     if problems:

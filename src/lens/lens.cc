@@ -12,6 +12,7 @@
 #include "cpu_softmax.h"
 #include "divergence.h"
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/device_path.h"
 
 namespace lvlm {
 namespace {
@@ -87,31 +88,38 @@ std::pair<at::Tensor, at::Tensor> equal_rows(const at::Tensor& x) {
   return {prev, final};
 }
 
-// Per position c, the ids that are top-1 at some layer, in order of first appearance from layer 0,
-// from the top-1 ids `top1` [n, C] (CPU, int64).
-std::vector<std::vector<int64_t>> top1_ids_per_position(const at::Tensor& top1) {
-  const int64_t n = top1.size(0), C = top1.size(1);
-  const int64_t* v = top1.data_ptr<int64_t>();
-  std::vector<std::vector<int64_t>> out(static_cast<size_t>(C));
-  for (int64_t c = 0; c < C; ++c)
-    for (int64_t l = 0; l < n; ++l) {
-      auto& ids = out[static_cast<size_t>(c)];
-      if (std::find(ids.begin(), ids.end(), v[l * C + c]) == ids.end()) ids.push_back(v[l * C + c]);
-    }
-  return out;
+// Every layer's top-1 id as a competitor, at every layer: p [n, C, V] gathered at the top-1 ids
+// `top1` [n, C] of each position; [n, C, n] (n = L + 1 candidates, never n x C x V more memory).
+// Distinct ids are picked on the host afterwards (competitors_of), so the ids need not come back
+// to the host before this gather: the lens costs one host sync per step (device_path.h).
+at::Tensor candidate_probs(const at::Tensor& p, const at::Tensor& top1) {
+  const int64_t n = p.size(0), C = p.size(1);
+  return p.gather(-1, top1.t().unsqueeze(0).expand({n, C, n}));
 }
 
-// The competitors' probabilities at every layer: p [n, C, V] gathered at each position's top-1 ids,
-// padded to the longest list with its first id; [n, C, K], K <= n (never n x C x V more memory).
-at::Tensor competitor_probs(const at::Tensor& p, const std::vector<std::vector<int64_t>>& ids) {
-  const int64_t n = p.size(0), C = p.size(1);
-  size_t K = 1;
-  for (const auto& list : ids) K = std::max(K, list.size());
-  std::vector<int64_t> flat;
-  for (const auto& list : ids)
-    for (size_t j = 0; j < K; ++j) flat.push_back(j < list.size() ? list[j] : list.front());
-  at::Tensor index = at::tensor(flat, at::kLong).to(p.device()).view({1, C, static_cast<int64_t>(K)});
-  return p.gather(-1, index.expand({n, C, static_cast<int64_t>(K)}));
+// Per position c, the ids that are top-1 at some layer, in order of first appearance from layer 0,
+// with their curves over the layers, from the host copies of the top-k ids [n, C, k] and of
+// candidate_probs [n, C, n].
+void competitors_of(const double* top_ids, int64_t k, const double* candidates, int64_t n, int64_t C, int64_t c,
+                    TokenTrace& t) {
+  for (int64_t j = 0; j < n; ++j) {
+    const int id = static_cast<int>(top_ids[(j * C + c) * k]);
+    if (std::find(t.competitor_ids.begin(), t.competitor_ids.end(), id) != t.competitor_ids.end()) continue;
+    t.competitor_ids.push_back(id);
+    std::vector<double> curve;
+    for (int64_t l = 0; l < n; ++l) curve.push_back(candidates[(l * C + c) * n + j]);
+    t.competitor_probs.push_back(std::move(curve));
+  }
+}
+
+// The ids as a [C] tensor on `device` (-1, no token, as 0). One id (a generation step) is filled in
+// on the device: a host-to-device copy would be a second host sync per step (device_path.h).
+at::Tensor token_index(const std::vector<int>& ids, at::Device device) {
+  const auto options = at::TensorOptions().dtype(at::kLong).device(device);
+  if (ids.size() == 1) return at::full({1}, std::max(ids.front(), 0), options);
+  std::vector<int64_t> wide;
+  for (int id : ids) wide.push_back(std::max(id, 0));
+  return to_device(at::tensor(wide, at::kLong), device, SyncSite::lens);
 }
 
 // Every statistic of C positions from their lens logits [L+1, C, V] (float32) and residual
@@ -122,7 +130,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
                                    const LensOptions& o) {
   const int64_t n = logits.size(0), last = n - 1, C = logits.size(1);
   at::Tensor p, plogp;  // [n, C, V] and [n, C] float64; plogp = -entropy
-  const bool fused = o.fused_cpu && logits.is_cpu() && fused_softmax_available();
+  const bool fused = o.fused_cpu && cpu_kernels_for(logits) && fused_softmax_available();
   // What the fused loops read: at most one copy, shared by softmax, equal rows, rank and top-k.
   const at::Tensor x = fused ? logits.contiguous() : at::Tensor();
   if (fused) {
@@ -150,9 +158,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
     d_prev = dola_divergence(below, above);
     d_final = dola_divergence(p, top.expand_as(p));
   }
-  std::vector<int64_t> wide;
-  for (int id : ids) wide.push_back(std::max(id, 0));
-  at::Tensor index = at::tensor(wide, at::kLong).to(logits.device()).view({1, C, 1}).expand({n, C, 1});
+  at::Tensor index = token_index(ids, logits.device()).view({1, C, 1}).expand({n, C, 1});
   const int64_t k_wanted = std::min<int64_t>(o.top_k, logits.size(-1));
   at::Tensor rank, top_ids;
   if (fused) {
@@ -167,8 +173,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   }
   at::Tensor p_token = p.gather(-1, index).squeeze(-1);
   at::Tensor top_probs = p.gather(-1, top_ids);
-  const auto competitors = top1_ids_per_position(top_ids.select(-1, 0).to(at::kCPU).contiguous());
-  at::Tensor rival_probs = competitor_probs(p, competitors);
+  at::Tensor candidates = candidate_probs(p, top_ids.select(-1, 0));
 
   at::Tensor h = hidden.to(at::kDouble);
   at::Tensor norms = h.norm(2, -1);
@@ -176,12 +181,10 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
   at::Tensor cos_final = at::cosine_similarity(h, h.narrow(0, last, 1).expand_as(h), -1);
 
   // One device-to-host copy per call.
-  at::Tensor packed = at::cat({p_token.flatten(), rank.to(at::kDouble).flatten(), (-plogp).flatten(),
-                               d_prev.flatten(), d_final.flatten(), norms.flatten(), cos_prev.flatten(),
-                               cos_final.flatten(), top_ids.to(at::kDouble).flatten(), top_probs.flatten(),
-                               rival_probs.flatten()})
-                          .to(at::kCPU)
-                          .contiguous();
+  const at::Tensor all = at::cat({p_token.flatten(), rank.to(at::kDouble).flatten(), (-plogp).flatten(), d_prev.flatten(),
+                                  d_final.flatten(), norms.flatten(), cos_prev.flatten(), cos_final.flatten(),
+                                  top_ids.to(at::kDouble).flatten(), top_probs.flatten(), candidates.flatten()});
+  const at::Tensor packed = to_host(all, SyncSite::lens).contiguous();
   const double* v = packed.data_ptr<double>();
   const int64_t k = top_ids.size(-1);
   std::vector<TokenTrace> traces(static_cast<size_t>(C));
@@ -211,14 +214,7 @@ std::vector<TokenTrace> statistics(const at::Tensor& logits, const at::Tensor& h
       t.topk_ids.emplace_back(ids_at, ids_at + k);
       t.topk_probs.emplace_back(probs_at, probs_at + k);
     }
-    const double* rivals = cursor + 2 * n * C * k;  // [n, C, K]
-    const int64_t K = rival_probs.size(-1);
-    for (size_t j = 0; j < competitors[static_cast<size_t>(c)].size(); ++j) {
-      t.competitor_ids.push_back(static_cast<int>(competitors[static_cast<size_t>(c)][j]));
-      std::vector<double> curve;
-      for (int64_t l = 0; l < n; ++l) curve.push_back(rivals[(l * C + c) * K + static_cast<int64_t>(j)]);
-      t.competitor_probs.push_back(std::move(curve));
-    }
+    competitors_of(cursor, k, cursor + 2 * n * C * k, n, C, c, t);
     if (t.token_id < 0) {
       t.p_token.assign(static_cast<size_t>(n), kNaN);
       t.rank.assign(static_cast<size_t>(n), 0);
@@ -277,8 +273,9 @@ void LogitLens::on_token(int step, int token_id) {
   t.step = step;
   t.position = position_;
   traces_.push_back(std::move(t));
-  // copy: stack_ is reused by the next step, and .to() returns it unchanged when already f32 on CPU
-  if (options_.keep_hidden) hidden_.push_back(stack_.to(at::kCPU, at::kFloat, /*non_blocking=*/false, /*copy=*/true));
+  // copy: stack_ is reused by the next step, and .to() returns it unchanged when already f32. It
+  // stays on the device: the features' writer brings it to the host after decoding, not per step.
+  if (options_.keep_hidden) hidden_.push_back(stack_.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true));
   seconds_ += seconds_since(t0);
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "block_tensors.h"
+#include "lvlm_probe/device_path.h"
 
 namespace lvlm {
 
@@ -34,7 +35,7 @@ at::Tensor ClipVisionTower::embed(const at::Tensor& pixel_values) const {
   const at::ScalarType dtype = patch_weight_.scalar_type();
   at::Tensor x = pixel_values.to(patch_weight_.device(), dtype);
   at::Tensor patches;
-  if (patch_weight_.is_cpu() && (dtype == at::kHalf || (dtype == at::kBFloat16 && fast_reduced_precision()))) {
+  if (cpu_kernels_for(patch_weight_) && (dtype == at::kHalf || (dtype == at::kBFloat16 && fast_reduced_precision()))) {
     // libtorch 1.13's reduced-precision CPU convolution is a scalar loop (0.3 s for CLIP-L's patches,
     // 0.02 s in float32): convolve in float32 and round once, as its float accumulation would.
     patches = at::conv2d(x.to(at::kFloat), patch_weight_.to(at::kFloat), {}, {config_.patch_size, config_.patch_size}).to(dtype);

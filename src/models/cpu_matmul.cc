@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "lvlm_probe/device_path.h"
+
 namespace lvlm {
 namespace {
 
@@ -145,14 +147,14 @@ bool skinny_kernel_available() {
 }
 
 bool linear_rows_independent(int64_t rows, const at::Tensor& w) {
-  return skinny_kernel_available() && w.device().is_cpu() && rows <= kSkinnyMaxRows && w.dim() == 2 &&
+  return skinny_kernel_available() && cpu_kernels_for(w) && rows <= kSkinnyMaxRows && w.dim() == 2 &&
          w.is_contiguous() && (w.scalar_type() == at::kFloat || (w.scalar_type() == at::kBFloat16 && g_fast_reduced));
 }
 
 at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   const at::ScalarType dtype = x.scalar_type();
   const bool reduced = reduced_through_float(dtype);
-  if (!x.device().is_cpu() || (dtype != at::kFloat && !reduced)) return at::linear(x, weight, bias);
+  if (!cpu_kernels_for(x) || (dtype != at::kFloat && !reduced)) return at::linear(x, weight, bias);
   const int64_t K = x.size(-1), N = weight.size(0);
   at::Tensor x2 = x.reshape({-1, K}).to(at::kFloat).contiguous();
   at::Tensor out = at::empty({x2.size(0), N}, x2.options());
@@ -171,7 +173,7 @@ at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const a
 
 at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
   const at::ScalarType dtype = a.scalar_type();
-  if (!a.device().is_cpu() || a.dim() < 3 || b.dim() < 3 || dtype != b.scalar_type() ||
+  if (!cpu_kernels_for(a) || a.dim() < 3 || b.dim() < 3 || dtype != b.scalar_type() ||
       (dtype != at::kFloat && !reduced_through_float(dtype)))
     return at::matmul(a, b);
   const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);

@@ -7,7 +7,8 @@
 //    stays with ATen and matches transformers on the same libtorch;
 //  - many rows: OpenBLAS single-threaded on row blocks, one per ATen thread, so that one thread
 //    pool does all the work (OpenBLAS's own pool would fight ATen's for the cores).
-// On other devices these are at::linear and at::matmul.
+// On other devices, and with --device cpu-generic (lvlm_probe/device_path.h), these are at::linear and
+// at::matmul.
 #pragma once
 
 #include <ATen/ATen.h>

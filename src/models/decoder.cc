@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include "lvlm_probe/device_path.h"
 
 #include "block_tensors.h"
 
@@ -30,7 +33,7 @@ Decoder::Decoder(WeightLoader& w, const std::string& prefix, const TextConfig& c
 }
 
 at::Tensor Decoder::embed(const at::Tensor& ids) const {
-  return at::embedding(embed_tokens_, ids.to(embed_tokens_.device()));
+  return at::embedding(embed_tokens_, to_device(ids, embed_tokens_.device(), SyncSite::decode));
 }
 
 KVCache Decoder::new_cache(int64_t capacity) const {
@@ -89,16 +92,12 @@ at::Tensor Decoder::forward(const at::Tensor& embeddings, const at::Tensor& cos,
   const int64_t s = embeddings.size(0), start = cache ? cache->length : 0;
   if (cache && start + s > cache->capacity)
     throw RuntimeFailure("KV cache of " + std::to_string(cache->capacity) + " positions is full");
-  std::vector<int64_t> wanted;
-  at::Tensor index;
-  if (options.observer) {
-    wanted = options.observer->positions_wanted(start, s);
-    std::vector<int64_t> rel;
-    for (int64_t p : wanted) rel.push_back(p - start);
-    index = at::tensor(rel, at::TensorOptions().dtype(at::kLong)).to(embeddings.device());
-  }
+  std::vector<int64_t> wanted, rows;
+  if (options.observer) wanted = options.observer->positions_wanted(start, s);
+  for (int64_t p : wanted) rows.push_back(p - start);
   auto report = [&](int layer, const at::Tensor& h) {
-    if (!wanted.empty()) options.observer->on_residual(resid_tap_name(layer), layer, wanted, h.index_select(0, index));
+    if (!wanted.empty())
+      options.observer->on_residual(resid_tap_name(layer), layer, wanted, take_rows(h, rows, SyncSite::decode));
   };
   at::Tensor h = embeddings;
   report(0, h);

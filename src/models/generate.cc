@@ -8,6 +8,7 @@
 #include <chrono>
 
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/device_path.h"
 #include "lvlm_probe/models.h"
 
 namespace lvlm {
@@ -20,11 +21,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden, HiddenStateObserver* observer) {
   if (observer) {
     at::Tensor logits = observer->output_logits();
-    if (logits.defined()) return static_cast<int>(logits.argmax(-1).item<int64_t>());
+    if (logits.defined()) return static_cast<int>(host_int(logits.argmax(-1), SyncSite::decode));
   }
   at::Tensor last = hidden.narrow(0, hidden.size(0) - 1, 1);
   at::Tensor logits = model.unembed(model.final_norm(last));
-  return static_cast<int>(logits.argmax(-1).item<int64_t>());  // first maximum, as torch.argmax
+  return static_cast<int>(host_int(logits.argmax(-1), SyncSite::decode));  // first maximum, as torch.argmax
 }
 
 std::vector<bool> skip_mask(const std::vector<int>& layers, int num_layers) {

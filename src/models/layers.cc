@@ -130,7 +130,7 @@ const char* compute_dtype_name(at::ScalarType dtype) {
 
 at::Device parse_device(const std::string& name) {
   if (name == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
-  if (name == "cpu") return at::Device(at::kCPU);
+  if (name == "cpu" || name == "cpu-generic") return at::Device(at::kCPU);  // cpu-generic: see device_path.h
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
     if (!at::hasCUDA())
       throw RuntimeFailure("--device " + name + ": this libtorch has no CUDA support or no GPU is visible");
@@ -146,7 +146,7 @@ at::Device parse_device(const std::string& name) {
     }
     return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
-  throw UsageError("--device: '" + name + "' is not one of auto, cpu, cuda, cuda:N");
+  throw UsageError("--device: '" + name + "' is not one of auto, cpu, cpu-generic, cuda, cuda:N");
 }
 
 }  // namespace lvlm

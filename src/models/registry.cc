@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "layers.h"
+#include "lvlm_probe/device_path.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/family.h"
 #include "lvlm_probe/model_config.h"
@@ -52,7 +53,11 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
   if (options.reduced_math == "fast" && dtype == at::kFloat)
     throw UsageError("--reduced-math fast applies to --dtype bf16 or f16; the compute dtype here is f32" +
                      std::string(options.dtype == "auto" ? " (auto on the CPU)" : ""));
+  // cpu-generic runs ATen's kernels only, as CUDA would: fast's float32 products are the CPU's own.
+  if (options.reduced_math == "fast" && options.device == "cpu-generic")
+    throw UsageError("--reduced-math fast runs the CPU's own kernels; --device cpu-generic runs ATen's only");
   set_fast_reduced_precision(options.reduced_math == "fast");
+  set_generic_kernels(options.device == "cpu-generic");
   const ModelFamily& family = family_of_model(model_dir);
   for (const auto& entry : kLoaders)
     if (&entry.family() == &family) return entry.load(model_dir, dtype, device);

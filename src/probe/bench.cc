@@ -21,6 +21,7 @@
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
 #include "lvlm_probe/threads.h"
+#include "floors.h"
 
 namespace lvlm {
 namespace {
@@ -191,6 +192,48 @@ std::vector<int> resolve_thread_counts(const std::vector<int>& asked, int usable
   return out;
 }
 
+Json floors_json(const MachineFloors& f) {
+  return {{"threads", f.threads}, {"gemm_f32", f.gemm_f32}, {"gemm_bf16", f.gemm_bf16}, {"memory", f.memory}};
+}
+
+MachineFloors floors_from(const Json& j) {
+  MachineFloors f;
+  f.threads = j["threads"], f.gemm_f32 = j["gemm_f32"], f.gemm_bf16 = j["gemm_bf16"], f.memory = j["memory"];
+  return f;
+}
+
+// The floors in a child of their own (thread pools sized before any is created, 1 GiB freed after).
+MachineFloors measure_floors_apart(int threads) {
+  const std::string load = load_average();
+  uint64_t peak = 0;
+  MachineFloors f = floors_from(in_child([&] { return floors_json(measure_floors(threads)); }, &peak));
+  f.load_average = load;
+  spdlog::info("bench: floors at {} thread(s): GEMM f32 {:.3f}, bf16 {:.3f} TFLOP/s, memory {:.1f} GB/s", f.threads,
+               f.gemm_f32 / 1e12, f.gemm_bf16 / 1e12, f.memory / 1e9);
+  return f;
+}
+
+// Vision, prefill and decoding from plain generation (the model's own work), the lens from the
+// probe; per step: decoding's new_tokens - 1 forward passes, the lens's new_tokens statistics.
+FloorReport floor_report(const MachineFloors& machine, const LlavaConfig& config, const std::string& dtype,
+                         const BenchRun& plain, const BenchRun& probe) {
+  const bool reduced = dtype != "f32";
+  const ModelWork work = model_work(config, plain.sequence_length, plain.new_tokens, reduced ? 2 : 4);
+  const double decode_step = plain.new_tokens > 1 ? plain.timing.decode / (plain.new_tokens - 1) : 0;
+  const double lens_step = probe.new_tokens > 0 ? probe.timing.lens / probe.new_tokens : 0;
+  FloorReport r;
+  r.machine = machine;
+  auto add = [&](const char* phase, double seconds, const PhaseWork& w) {
+    r.phases.push_back({phase, seconds, floor_seconds(w, machine, reduced)});
+  };
+  add("vision", plain.timing.vision, work.vision);
+  add("prefill", plain.timing.prefill, work.prefill);
+  if (decode_step > 0) add("decode_step", decode_step, work.decode_step);
+  add("lens_step", lens_step, work.lens_step);
+  r.lens_share = decode_step > 0 ? lens_step / decode_step : 0;
+  return r;
+}
+
 }  // namespace
 
 BenchResult run_bench(const BenchOptions& o) {
@@ -206,6 +249,7 @@ BenchResult run_bench(const BenchOptions& o) {
   for (const auto& [dtype, bytes] : WeightStore::open(o.session.model_dir).bytes_by_dtype()) result.weights_bytes += bytes;
   BusyCores busy(o.busy_cores);
   for (int threads : resolve_thread_counts(o.threads, result.usable_cores)) {
+    const MachineFloors machine = o.floor ? measure_floors_apart(threads) : MachineFloors{};
     std::map<std::string, std::vector<Json>> samples;
     std::map<std::string, std::vector<uint64_t>> rss;
     for (int i = 0; i < o.repeat; ++i) {
@@ -219,9 +263,14 @@ BenchResult run_bench(const BenchOptions& o) {
     }
     result.model = model_from(samples["plain"].front()["model"]);
     for (const std::string mode : {"plain", "probe"}) result.runs.push_back(summarize(mode, threads, samples[mode], rss[mode]));
-    if (result.runs.back().token_ids != result.runs[result.runs.size() - 2].token_ids)
+    const BenchRun &plain = result.runs[result.runs.size() - 2], &probe = result.runs.back();
+    if (probe.token_ids != plain.token_ids)
       spdlog::warn("bench: the probe's tokens differ from plain generation's at {} thread(s)", threads);
+    if (o.floor)
+      result.floors.push_back(floor_report(machine, load_llava_config(o.session.model_dir), result.model.compute_dtype,
+                                           plain, probe));
   }
+  result.load_average_end = load_average();
   return result;
 }
 

@@ -58,6 +58,44 @@ std::string thread_scaling(const BenchResult& r) {
   return s;
 }
 
+OrderedJson floors_json(const std::vector<FloorReport>& floors) {
+  OrderedJson out = OrderedJson::array();
+  for (const FloorReport& f : floors) {
+    OrderedJson phases;
+    for (const PhaseFloor& p : f.phases)
+      phases[p.phase] = {{"seconds", p.seconds}, {"floor_seconds", p.floor}, {"ratio", p.floor > 0 ? p.seconds / p.floor : 0}};
+    out.push_back({{"threads", f.machine.threads},
+                   {"gemm_f32_flops", f.machine.gemm_f32},
+                   {"gemm_bf16_flops", f.machine.gemm_bf16},
+                   {"memory_bytes_per_second", f.machine.memory},
+                   {"load_average", f.machine.load_average},
+                   {"phases", phases},
+                   {"lens_share_of_decode_step", f.lens_share}});
+  }
+  return out;
+}
+
+std::string floors_table(const std::vector<FloorReport>& floors) {
+  std::string s;
+  char line[256];
+  for (const FloorReport& f : floors) {
+    const MachineFloors& m = f.machine;
+    std::snprintf(line, sizeof line, "\nfloors at %d thread(s), load average %s: GEMM f32 %.3f TFLOP/s, bf16 %.3f TFLOP/s; "
+                  "memory read %.1f GB/s\n", m.threads, m.load_average.c_str(), m.gemm_f32 / 1e12, m.gemm_bf16 / 1e12,
+                  m.memory / 1e9);
+    s += line;
+    s += "phase            measured        floor    ratio\n";
+    for (const PhaseFloor& p : f.phases) {
+      std::snprintf(line, sizeof line, "%-12s %10.2f ms %10.2f ms %7.2f x\n", p.phase.c_str(), 1e3 * p.seconds,
+                    1e3 * p.floor, p.floor > 0 ? p.seconds / p.floor : 0.0);
+      s += line;
+    }
+    std::snprintf(line, sizeof line, "lens step = %.1f %% of a decoding step\n", 100 * f.lens_share);
+    s += line;
+  }
+  return s;
+}
+
 }  // namespace
 
 OrderedJson bench_json(const BenchResult& r) {
@@ -76,12 +114,15 @@ OrderedJson bench_json(const BenchResult& r) {
     over.push_back({{"threads", o.threads}, {"total", o.total}, {"generation", o.generation}, {"paired", o.paired},
                     {"best", o.best}, {"same_tokens", o.same_tokens}});
   const ModelInfo& m = r.model;
-  return {{"schema", "lvlm-probe/bench/1"},
+  OrderedJson j = {{"schema", "lvlm-probe/bench/1"},
           {"model", {{"path", m.path}, {"num_layers", m.num_layers}, {"hidden_size", m.hidden_size},
                      {"vocab_size", m.vocab_size}, {"weights_dtype", m.weights_dtype}, {"weights_bytes", r.weights_bytes},
                      {"dtype", m.compute_dtype}, {"device", m.device}}},
           {"repeat", r.repeat}, {"max_new_tokens", r.max_new_tokens}, {"load_average", r.load_average},
-          {"usable_cores", r.usable_cores}, {"busy_cores", r.busy_cores}, {"runs", runs}, {"overhead", over}};
+          {"load_average_end", r.load_average_end}, {"usable_cores", r.usable_cores}, {"busy_cores", r.busy_cores},
+          {"runs", runs}, {"overhead", over}};
+  if (!r.floors.empty()) j["floors"] = floors_json(r.floors);
+  return j;
 }
 
 std::string bench_table(const BenchResult& r) {
@@ -119,6 +160,7 @@ std::string bench_table(const BenchResult& r) {
     s += line;
   }
   s += thread_scaling(r);
+  s += floors_table(r.floors);
   return s;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lvlm_probe/checkpoint.h"
+#include "lvlm_probe/device_path.h"
 #include "lvlm_probe/json.h"
 
 namespace lvlm {
@@ -15,10 +16,10 @@ void write_features(const std::string& path, const ProbeResult& result, const st
   contiguous.reserve(hidden.size());  // tensors[] points into these
   for (size_t i = 0; i < hidden.size(); ++i) {
     if (!only.empty() && std::find(only.begin(), only.end(), static_cast<int>(i)) == only.end()) continue;
-    contiguous.push_back(hidden[i].to(at::kFloat).contiguous());
+    contiguous.push_back(to_host(hidden[i].to(at::kFloat), SyncSite::features).contiguous());
     DType dtype = DType::F32;
     // Float16 halves the disk a batch needs; a step with a value beyond its range stays float32.
-    if (result.request.dump_f16 && contiguous.back().abs().max().item<float>() <= 65504.0f) {
+    if (result.request.dump_f16 && *contiguous.back().abs().max().data_ptr<float>() <= 65504.0f) {
       contiguous.back() = contiguous.back().to(at::kHalf).contiguous();
       dtype = DType::F16;
     }

@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/device_path.h"
 
 namespace lvlm {
 namespace {
@@ -25,9 +27,8 @@ std::vector<int64_t> FiniteGuard::positions_wanted(int64_t first, int64_t count)
   first_ = first;
   finite_.clear();
   inner_wanted_ = inner_ ? inner_->positions_wanted(first, count) : std::vector<int64_t>{};
-  std::vector<int64_t> rows;
-  for (int64_t p : inner_wanted_) rows.push_back(p - first);
-  inner_rows_ = at::tensor(rows, at::TensorOptions().dtype(at::kLong));
+  inner_rows_.clear();
+  for (int64_t p : inner_wanted_) inner_rows_.push_back(p - first);
   std::vector<int64_t> all(static_cast<size_t>(count));
   for (int64_t i = 0; i < count; ++i) all[static_cast<size_t>(i)] = first + i;
   return all;
@@ -38,17 +39,18 @@ void FiniteGuard::on_residual(const std::string& tap, int layer, const std::vect
   finite_.push_back(at::isfinite(hidden).all(-1));
   if (layer == info_.num_layers) check_pass();
   if (!inner_ || inner_wanted_.empty()) return;
-  if (inner_rows_.device() != hidden.device()) inner_rows_ = inner_rows_.to(hidden.device());  // once per pass
-  inner_->on_residual(tap, layer, inner_wanted_, hidden.index_select(0, inner_rows_));
+  inner_->on_residual(tap, layer, inner_wanted_, take_rows(hidden, inner_rows_, SyncSite::guard));
 }
 
 void FiniteGuard::check_pass() const {
-  const at::Tensor finite = at::stack(finite_).to(at::kCPU);  // [L+1, positions]
-  if (finite.all().item<bool>()) return;
-  const at::Tensor per_layer = finite.all(-1);
-  int layer = 0;
-  while (per_layer[layer].item<bool>()) ++layer;
-  const int64_t position = first_ + finite[layer].logical_not().nonzero()[0][0].item<int64_t>();
+  // [L+1, positions] flags: one host sync per forward pass, then plain reads.
+  const at::Tensor finite = to_host(at::stack(finite_), SyncSite::guard).contiguous();
+  const bool* ok = finite.data_ptr<bool>();
+  const int64_t count = finite.numel(), positions = finite.size(1);
+  const int64_t first_bad = std::find(ok, ok + count, false) - ok;
+  if (first_bad == count) return;
+  const int layer = static_cast<int>(first_bad / positions);
+  const int64_t position = first_ + first_bad % positions;
   throw InputError(info_.path, "non-finite values (NaN or Inf) first appear in the hidden state of layer " +
                                    std::to_string(layer) + " at step " + std::to_string(step_) + " (position " +
                                    std::to_string(position) + "), made by " + weights_of(info_, layer) +

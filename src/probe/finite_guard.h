@@ -42,7 +42,7 @@ class FiniteGuard : public HiddenStateObserver {
   int step_ = -1;                    // forward passes so far - 1: the step each pass predicts
   int64_t first_ = 0;                // first position of the current pass
   std::vector<int64_t> inner_wanted_;
-  at::Tensor inner_rows_;            // rows of inner_wanted_ within the pass
+  std::vector<int64_t> inner_rows_;  // rows of inner_wanted_ within the pass
   std::vector<at::Tensor> finite_;   // per layer [positions] bool
 };
 

@@ -92,5 +92,26 @@ TEST(Bench, ErrorsComeFromTheMeasuringProcessWithTheirExitCode) {
   EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
 }
 
+// --floor: the floors measured and every phase against its floor, consistently in JSON and the table.
+TEST(Bench, FloorGivesEveryPhaseAsARatioToItsFloor) {
+  Json j = bench("--threads 1 --floor");
+  ASSERT_EQ(j["floors"].size(), 1u) << j.dump();
+  const Json& f = j["floors"][0];
+  EXPECT_EQ(f["threads"], 1);
+  for (const char* key : {"gemm_f32_flops", "gemm_bf16_flops", "memory_bytes_per_second"}) EXPECT_GT(f[key].get<double>(), 0) << key;
+  EXPECT_FALSE(f["load_average"].get<std::string>().empty());
+  for (const char* phase : {"vision", "prefill", "decode_step", "lens_step"}) {
+    SCOPED_TRACE(phase);
+    const Json& p = f["phases"][phase];
+    ASSERT_TRUE(p.is_object()) << f.dump();
+    EXPECT_GT(p["floor_seconds"].get<double>(), 0);
+    EXPECT_NEAR(p["ratio"].get<double>(), p["seconds"].get<double>() / p["floor_seconds"].get<double>(), 1e-9);
+  }
+  EXPECT_DOUBLE_EQ(f["phases"]["vision"]["seconds"].get<double>(), j["runs"][0]["seconds"]["vision"].get<double>());
+  EXPECT_NEAR(f["phases"]["decode_step"]["seconds"].get<double>(), j["runs"][0]["seconds"]["decode"].get<double>() / 3, 1e-12);
+  EXPECT_NEAR(f["phases"]["lens_step"]["seconds"].get<double>(), j["runs"][1]["seconds"]["lens"].get<double>() / 4, 1e-12);
+  EXPECT_FALSE(bench("--threads 1").contains("floors"));
+}
+
 }  // namespace
 }  // namespace lvlm

@@ -23,6 +23,8 @@ void add_bench(CLI::App& app, Action& action) {
   sub->add_option("--busy-cores", o->busy_cores, "keep N cores busy with spinning processes while measuring, "
                                                  "as other work on a shared machine would")
       ->capture_default_str()->check(CLI::Range(0, 1024));
+  sub->add_flag("--floor", o->floor, "also measure this machine's GEMM peak (f32, bf16) and memory bandwidth, and "
+                                     "give each phase as a ratio to its floor");
   sub->add_flag("--json", *json, "print JSON instead of a table");
   add_probe_flags(*sub, *f);  // its --threads picks one count; without it bench runs 1 and the default
   sub->callback([&action, f, o, json, sub] {

@@ -48,7 +48,7 @@ void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
                  "products rounded once; ~30x faster on libtorch 1.13 without AVX-512, where exact is a scalar loop); "
                  "fast with f32 is refused")
       ->capture_default_str()->check(CLI::IsMember({"exact", "fast"}));
-  sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N")->capture_default_str();
+  sub.add_option("--device", f.session.device.device, "auto, cpu, cuda, cuda:N; cpu-generic: the CPU through ATen's generic kernels, as CUDA runs")->capture_default_str();
   sub.add_option("--threads", f.session.device.threads, "CPU threads (0 = every core of the affinity mask)")
       ->capture_default_str()->check(CLI::Range(0, 1024));
 }

@@ -10,6 +10,7 @@
 #include "../clip_vision.h"
 #include "../decoder.h"
 #include "config.h"
+#include "lvlm_probe/device_path.h"
 #include "names.h"
 
 namespace lvlm::llava {
@@ -114,7 +115,7 @@ class LlavaModel final : public VisionLanguageModel {
     info_.eos_token_ids = config_.eos_token_ids;
     info_.weights_dtype = dtype_summary(store_);
     info_.compute_dtype = compute_dtype_name(dtype);
-    info_.device = device.str();
+    info_.device = generic_kernels() ? "cpu-generic" : device.str();
   }
 
   void fill_weight_names(const WeightNames& n) {
