@@ -41,6 +41,7 @@ struct PhaseWork {
 struct ModelWork {
   PhaseWork vision, prefill, decode_step, lens_step;
 };
+struct LlavaConfig;  // src/models/llava/config.h
 // `positions` of the prompt (image expanded), `new_tokens` decoded, `dtype_bytes` of the compute dtype.
 ModelWork model_work(const LlavaConfig& config, int64_t positions, int new_tokens, int dtype_bytes);
 double floor_seconds(const PhaseWork& work, const MachineFloors& floors, bool bf16);

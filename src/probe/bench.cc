@@ -21,6 +21,7 @@
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
 #include "lvlm_probe/threads.h"
+#include "../models/llava/config.h"
 #include "floors.h"
 
 namespace lvlm {
@@ -54,7 +55,7 @@ Json measure_once(const BenchOptions& o, const std::string& mode, int threads) {
   r.timing.total = std::chrono::duration<double>(Clock::now() - t0).count();
   const ModelInfo& m = r.model;
   return {{"timing", timing_json(r.timing)}, {"token_ids", r.token_ids}, {"sequence_length", r.sequence_length},
-          {"model", {{"path", m.path}, {"num_layers", m.num_layers}, {"hidden_size", m.hidden_size},
+          {"model", {{"path", m.path}, {"family", m.family}, {"num_layers", m.num_layers}, {"hidden_size", m.hidden_size},
                      {"vocab_size", m.vocab_size}, {"weights_dtype", m.weights_dtype},
                      {"compute_dtype", m.compute_dtype}, {"device", m.device}}}};
 }
@@ -137,7 +138,7 @@ BenchRun summarize(const std::string& mode, int threads, const std::vector<Json>
 
 ModelInfo model_from(const Json& j) {
   ModelInfo m;
-  m.family = "llava";
+  m.family = j["family"];
   m.path = j["path"], m.num_layers = j["num_layers"], m.hidden_size = j["hidden_size"];
   m.vocab_size = j["vocab_size"], m.weights_dtype = j["weights_dtype"];
   m.compute_dtype = j["compute_dtype"], m.device = j["device"];
@@ -266,7 +267,10 @@ BenchResult run_bench(const BenchOptions& o) {
     const BenchRun &plain = result.runs[result.runs.size() - 2], &probe = result.runs.back();
     if (probe.token_ids != plain.token_ids)
       spdlog::warn("bench: the probe's tokens differ from plain generation's at {} thread(s)", threads);
-    if (o.floor)
+    if (o.floor && result.model.family != "llava")
+      spdlog::warn("bench --floor: the work of each phase is known for LLaVA models only; no ratios for a {} model",
+                   result.model.family);
+    else if (o.floor)
       result.floors.push_back(floor_report(machine, load_llava_config(o.session.model_dir), result.model.compute_dtype,
                                            plain, probe));
   }

@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "../models/cpu_matmul.h"
+#include "../models/llava/config.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/models.h"
 

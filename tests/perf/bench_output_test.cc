@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "lvlm_probe/bench.h"
+#include "../../src/models/llava/config.h"
 
 namespace lvlm {
 namespace {
