@@ -9,6 +9,10 @@ find_package(spdlog REQUIRED)
 find_package(JPEG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
+# Byte-level BPE tokenizers (src/text/bpe_*): PCRE2 runs the pre-tokenizer's regex with Unicode
+# classes, utf8proc gives NFC and Unicode categories.
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 find_path(STB_INCLUDE_DIR stb_image.h PATH_SUFFIXES stb REQUIRED)
 
 message(STATUS "libtorch ${Torch_VERSION} from ${Torch_DIR}")
@@ -51,7 +55,7 @@ add_library(lvlm_deps_core INTERFACE)
 # libsentencepiece is not among them: only core_tests links it (tests/text compares our reader
 # with it). Its bundled protobuf crashes a process that also loads libtorch's protobuf, and an
 # ASan build keeps it loaded in lvlm-probe even where --as-needed would drop it.
-target_link_libraries(lvlm_deps_core INTERFACE spdlog::spdlog JPEG::JPEG)
+target_link_libraries(lvlm_deps_core INTERFACE spdlog::spdlog JPEG::JPEG PkgConfig::PCRE2 PkgConfig::UTF8PROC)
 target_include_directories(lvlm_deps_core INTERFACE ${STB_INCLUDE_DIR})
 
 # (d) PyPI's libtorch ships its own fmt (12.x) in <prefix>/include, which comes before /usr/include

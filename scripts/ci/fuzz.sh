@@ -29,7 +29,7 @@ CXX_=${LVLM_FUZZ_CXX:-$(pick clang++-14 clang++)}
 [[ -n $CC_ && -n $CXX_ ]] || die "clang not found (apt-get install clang-14)"
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors_header config report image sentencepiece)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensors_header config report image sentencepiece bpe_tokenizer)
 
 mkdir -p "$BUILD"
 log "configure $BUILD with $CXX_ (-DLVLM_FUZZ=ON)"

@@ -452,6 +452,24 @@ def tokenization(tok):
     return texts
 
 
+# Characters the random texts are drawn from: every class Qwen2's regex distinguishes, incl. the
+# whitespace and digit characters where regex engines may disagree (NEL, NBSP, U+2028, U+3000,
+# superscript and Arabic-Indic digits), combining marks, emoji and pieces of added tokens.
+RANDOM_ALPHABET = (list("abcXYZ") + ["é", "ß", "Ω", "ж", "中", "ｱ", "\u0301", "\u0308"] + list("0129") + ["²", "٣", "Ⅻ"] +
+                   list(" \t\n\r") + ["\u00a0", "\u0085", "\u2028", "\u3000", "\u200b", "\u000b", "\u000c"] +
+                   list("'.,!?-_()<>|/\\\"") + ["'s", "'LL", "'Ve", "😀", "👍🏽", "\U0001F9D1\u200d\U0001F4BB", "<|im_end|>",
+                                             "<|image_pad|>", "<tool_call>", "<|im_", "\x00", "\x7f"])
+
+
+def random_texts(tok, count=300, seed=5):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        text = "".join(RANDOM_ALPHABET[i] for i in rng.integers(0, len(RANDOM_ALPHABET), rng.integers(1, 24)))
+        out.append({"text": text, "ids": tok(text)["input_ids"]})
+    return out
+
+
 def write_json(path, value, ascii_only=False, compact=False):
     with open(path, "w") as f:
         json.dump(value, f, ensure_ascii=ascii_only, **({"separators": (",", ":")} if compact else {"indent": 1}))
@@ -499,7 +517,7 @@ def make(name, spec, root):
         "vocab_size_with_added": tok.backend_tokenizer.get_vocab_size(with_added_tokens=True),
         "added_tokens": {t.content: i for i, t in tok.added_tokens_decoder.items()},
         "special_tokens": sorted(t.content for t in tok.added_tokens_decoder.values() if t.special),
-        "texts": tokenization(tok)})
+        "texts": tokenization(tok), "random_texts": random_texts(tok)})
 
 
 def check_config(config, spec):

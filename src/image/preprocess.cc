@@ -12,6 +12,7 @@
 
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/image.h"
+#include "pixel_steps.h"
 
 namespace lvlm {
 namespace {
@@ -47,22 +48,8 @@ ImageU8 crop_or_pad(const ImageU8& in, int top, int height, int left, int width)
   return out;
 }
 
-// HWC uint8 -> CHW float32: rescale, then normalize (BaseImageProcessor.rescale / normalize).
 std::vector<float> to_pixel_values(const ImageU8& img, const ClipPreprocessConfig& cfg) {
-  const size_t plane = static_cast<size_t>(img.width) * img.height;
-  std::vector<float> out(3 * plane);
-  for (int c = 0; c < 3; ++c) {
-    const float mean = static_cast<float>(cfg.image_mean[c]), std = static_cast<float>(cfg.image_std[c]);
-    float* dst = out.data() + c * plane;
-    for (size_t i = 0; i < plane; ++i) {
-      const uint8_t v = img.rgb[3 * i + c];
-      float x =
-          cfg.do_rescale ? static_cast<float>(static_cast<double>(v) * cfg.rescale_factor) : static_cast<float>(v);
-      if (cfg.do_normalize) x = (x - mean) / std;
-      dst[i] = x;
-    }
-  }
-  return out;
+  return image_steps::rescale_normalize(img, {cfg.do_rescale, cfg.rescale_factor, cfg.do_normalize, cfg.image_mean, cfg.image_std});
 }
 
 // The buffers preprocessing will allocate, checked before any of them is: an image within the
@@ -95,6 +82,36 @@ void check_sizes(int width, int height, const ClipPreprocessConfig& cfg, bool pa
 }
 
 }  // namespace
+
+namespace image_steps {
+
+std::vector<float> rescale_normalize(const ImageU8& img, const Normalization& n) {
+  const size_t plane = static_cast<size_t>(img.width) * img.height;
+  std::vector<float> out(3 * plane);
+  for (int c = 0; c < 3; ++c) {
+    const float mean = static_cast<float>(n.mean[c]), std = static_cast<float>(n.std[c]);
+    float* dst = out.data() + c * plane;
+    for (size_t i = 0; i < plane; ++i) {
+      const uint8_t v = img.rgb[3 * i + c];
+      float x = n.do_rescale ? static_cast<float>(static_cast<double>(v) * n.rescale_factor) : static_cast<float>(v);
+      if (n.do_normalize) x = (x - mean) / std;
+      dst[i] = x;
+    }
+  }
+  return out;
+}
+
+void warn_if_read_as_channels_first(int height) {
+  // transformers' infer_channel_dimension_format takes an (H, W, 3) array with H = 1 or 3 for
+  // channels-first, so its pixel_values for such an image are not the image's.
+  if (height == 1 || height == 3)
+    spdlog::warn(
+        "image is {} pixel(s) tall: transformers would misread it as channels-first; these pixel values "
+        "follow the image and differ from transformers'",
+        height);
+}
+
+}  // namespace image_steps
 
 std::array<int, 2> shortest_edge_size(int width, int height, int shortest_edge) {
   if (width <= 0 || height <= 0 || shortest_edge <= 0)
@@ -136,13 +153,7 @@ PreprocessResult preprocess_clip(const ImageU8& image, const ClipPreprocessConfi
   } else {
     img = image;
   }
-  // transformers' infer_channel_dimension_format takes an (H, W, 3) array with H = 1 or 3 for
-  // channels-first, so its pixel_values for such an image are not the image's.
-  if (img.height == 1 || img.height == 3)
-    spdlog::warn(
-        "image is {} pixel(s) tall: transformers would misread it as channels-first; these pixel values "
-        "follow the image and differ from transformers'",
-        img.height);
+  image_steps::warn_if_read_as_channels_first(img.height);
   PreprocessResult r;
   if (cfg.do_resize) {
     auto [w, h] = cfg.shortest_edge > 0 ? shortest_edge_size(img.width, img.height, cfg.shortest_edge)

@@ -4,6 +4,7 @@
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
 #include "lvlm_probe/model_config.h"
+#include "pixel_steps.h"
 
 namespace lvlm {
 namespace {
@@ -67,6 +68,10 @@ SizeDict read_size(const Json& v, const std::string& key, bool default_to_square
   return s;
 }
 
+}  // namespace
+
+namespace image_steps {
+
 std::array<double, 3> read_triple(const Json& j, const char* key, const std::array<double, 3>& fallback,
                                   const std::string& origin) {
   auto it = j.find(key);
@@ -88,7 +93,7 @@ ResampleFilter read_resample(const Json& j, const std::string& origin) {
   return static_cast<ResampleFilter>(r);
 }
 
-}  // namespace
+}  // namespace image_steps
 
 ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std::string& origin) {
   Json j = parse_json(text, origin);
@@ -111,7 +116,7 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
     if (c.shortest_edge > 0) check_area(c.shortest_edge, c.shortest_edge, "size.shortest_edge", origin);
     else check_area(c.resize_height, c.resize_width, "size", origin);
   }
-  c.resample = read_resample(j, origin);
+  c.resample = image_steps::read_resample(j, origin);
   c.do_center_crop = json_get<bool>(j, "do_center_crop", c.do_center_crop, origin);
   if (j.contains("crop_size") && !j["crop_size"].is_null()) {
     SizeDict s = read_size(j["crop_size"], "crop_size", /*default_to_square=*/true, origin);
@@ -123,8 +128,8 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
   c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
   c.rescale_factor = json_get<double>(j, "rescale_factor", c.rescale_factor, origin);
   c.do_normalize = json_get<bool>(j, "do_normalize", c.do_normalize, origin);
-  c.image_mean = read_triple(j, "image_mean", c.image_mean, origin);
-  c.image_std = read_triple(j, "image_std", c.image_std, origin);
+  c.image_mean = image_steps::read_triple(j, "image_mean", c.image_mean, origin);
+  c.image_std = image_steps::read_triple(j, "image_std", c.image_std, origin);
   for (double s : c.image_std)
     if (c.do_normalize && s == 0.0)
       throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");

@@ -109,6 +109,26 @@ def sentencepiece_seeds():
     put("sentencepiece", "text_bad_utf8", b"\x01a\xff\xc3(b\xed\xa0\x80c")
 
 
+
+def bpe_tokenizer_seeds():
+    # First byte even: the rest is a tokenizer.json; odd: the rest is text for the Qwen2-VL fixture's.
+    put("bpe_tokenizer", "tokenizer", b"\x00" + open(data("tiny-qwen2-vl", "tokenizer.json"), "rb").read())
+    tiny = {"added_tokens": [{"id": 300, "content": "<x>", "special": True, "normalized": False, "lstrip": True}],
+            "normalizer": {"type": "NFC"},
+            "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": True, "use_regex": True},
+            "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<x>"}},
+                                                                        {"Sequence": {"id": "A"}}],
+                               "special_tokens": {"<x>": {"ids": [300]}}},
+            "decoder": {"type": "ByteLevel"}, "model": {"type": "BPE", "vocab": {}, "merges": []}}
+    put("bpe_tokenizer", "tiny_without_bytes", b"\x02" + json.dumps(tiny).encode())
+    texts = ["<|im_start|>user\nWhat is shown in this image?<|im_end|>", "  hello   world  \r\n\n",
+             "caf\u00e9 e\u0301 \U0001F600 \u4e2d\u6587 \u0085\u00a0\u3000", "It's 12:45, WE'LL <tool_call>",
+             "<|image_pad|> pad"]
+    for i, t in enumerate(texts):
+        put("bpe_tokenizer", "text%d" % i, b"\x01" + t.encode())
+    put("bpe_tokenizer", "text_bad_utf8", b"\x01a\xff\xc3(b\xed\xa0\x80c")
+
+
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
     safetensors_seeds()
@@ -116,6 +136,7 @@ if __name__ == "__main__":
     report_seeds()
     image_seeds()
     sentencepiece_seeds()
+    bpe_tokenizer_seeds()
     for t in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, t))
         size = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)
