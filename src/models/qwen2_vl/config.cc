@@ -31,7 +31,7 @@ std::vector<int> int_list(const Json& j, const char* key, const std::vector<int>
 
 // rope_scaling as written by Qwen ({"type": "mrope", "mrope_section": [...]}) or rewritten by
 // transformers ({"type": "default", "rope_type": "default", "mrope_section": [...]}).
-std::vector<int> parse_mrope_section(const Json& j, const TextConfig& t, const std::string& origin) {
+std::vector<int> parse_mrope_section(const Json& j, const lvlm::TextConfig& t, const std::string& origin) {
   auto scaling = j.find("rope_scaling");
   if (scaling == j.end() || scaling->is_null() || !scaling->is_object())
     throw InputError(origin, "rope_scaling with mrope_section is missing (Qwen2-VL's decoder needs it)");
@@ -45,14 +45,27 @@ std::vector<int> parse_mrope_section(const Json& j, const TextConfig& t, const s
   for (int s : section)
     if (s <= 0) throw InputError(origin, "rope_scaling.mrope_section sizes must be positive");
   const int sum = std::accumulate(section.begin(), section.end(), 0);
-  if (sum != t.head_dim() / 2)
+  if (sum != t.head_dim / 2)
     throw InputError(origin, "rope_scaling.mrope_section sums to " + std::to_string(sum) + ", expected head_dim / 2 = " +
-                                 std::to_string(t.head_dim() / 2));
+                                 std::to_string(t.head_dim / 2));
   return section;
 }
 
-TextConfig parse_text(const Json& j, const std::string& origin, const std::string& section) {
-  TextConfig t;
+// Qwen2VLTextConfig's defaults (Qwen2-VL-72B's geometry).
+lvlm::TextConfig qwen_text_defaults() {
+  lvlm::TextConfig t;
+  t.model_type = "qwen2_vl_text";
+  t.vocab_size = 152064, t.hidden_size = 8192, t.intermediate_size = 29568, t.num_hidden_layers = 80;
+  t.num_attention_heads = 64, t.num_key_value_heads = 8, t.max_position_embeddings = 32768;
+  t.rms_norm_eps = 1e-5, t.rope_theta = 1e6;
+  t.tie_word_embeddings = false;
+  t.qkv_bias = true;
+  t.bos_token_id = t.eos_token_id = -1;
+  return t;
+}
+
+lvlm::TextConfig parse_text(const Json& j, const std::string& origin, const std::string& section) {
+  lvlm::TextConfig t = qwen_text_defaults();
   t.vocab_size = json_get(j, "vocab_size", t.vocab_size, origin);
   t.hidden_size = json_get(j, "hidden_size", t.hidden_size, origin);
   t.intermediate_size = json_get(j, "intermediate_size", t.intermediate_size, origin);
@@ -78,12 +91,12 @@ TextConfig parse_text(const Json& j, const std::string& origin, const std::strin
   if (t.num_attention_heads % t.num_key_value_heads != 0)
     throw InputError(origin, section + "num_attention_heads " + std::to_string(t.num_attention_heads) +
                                  " is not a multiple of num_key_value_heads " + std::to_string(t.num_key_value_heads));
-  if (t.head_dim() % 2 != 0) throw InputError(origin, section + "head_dim must be even for rotary embeddings");
+  t.head_dim = t.hidden_size / t.num_attention_heads;
+  if (t.head_dim % 2 != 0) throw InputError(origin, section + "head_dim must be even for rotary embeddings");
   const std::string act = json_get<std::string>(j, "hidden_act", "silu", origin);
   if (act != "silu") throw InputError(origin, section + "hidden_act '" + act + "' is not supported (supported: silu)");
   if (!(t.rms_norm_eps > 0) || !(t.rope_theta > 0))
     throw InputError(origin, section + "rms_norm_eps and rope_theta must be positive");
-  t.mrope_section = parse_mrope_section(j, t, origin);
   return t;
 }
 
@@ -159,6 +172,7 @@ Config parse_config(const std::string& json_text, const std::string& origin) {
   auto text = j.find("text_config");
   const bool nested = text != j.end() && text->is_object();
   c.text = parse_text(nested ? *text : j, origin, nested ? "text_config." : "");
+  c.mrope_section = parse_mrope_section(nested ? *text : j, c.text, origin);
   auto vision = j.find("vision_config");
   c.vision = parse_vision(vision != j.end() && vision->is_object() ? *vision : Json::object(), c.version, origin);
   c.image_token_id = json_get(j, "image_token_id", c.image_token_id, origin);

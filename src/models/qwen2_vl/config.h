@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../block_configs.h"
 #include "lvlm_probe/json.h"
 
 namespace lvlm::qwen2_vl {
@@ -39,30 +40,14 @@ struct VisionConfig {
   int merger_window() const { return window_size / spatial_merge_size / patch_size; }
 };
 
-// Qwen2VLTextConfig (the decoder is Qwen2's: q/k/v biases, no o bias, RMSNorm, SwiGLU).
-struct TextConfig {
-  int vocab_size = 152064;
-  int hidden_size = 8192;
-  int intermediate_size = 29568;
-  int num_hidden_layers = 80;
-  int num_attention_heads = 64;
-  int num_key_value_heads = 8;
-  int max_position_embeddings = 32768;
-  double rms_norm_eps = 1e-5;
-  double rope_theta = 1e6;
-  bool tie_word_embeddings = false;
-  std::vector<int> mrope_section;  // frequencies per axis (temporal, height, width), sum = head_dim / 2
-  int bos_token_id = -1;           // -1: absent
-  int eos_token_id = -1;
-
-  int head_dim() const { return hidden_size / num_attention_heads; }
-};
-
 struct Config {
   std::string path;  // the config.json it came from, for messages
   std::string architecture;
   Version version = Version::qwen2_vl;
-  TextConfig text;
+  // The decoder's geometry in the shared decoder's terms (Qwen2VLTextConfig's defaults; q/k/v
+  // biases, no o bias). eos_token_id -1 when config.json names none.
+  lvlm::TextConfig text;
+  std::vector<int> mrope_section;  // rotary frequencies per axis (temporal, height, width), sum = head_dim / 2
   VisionConfig vision;
   int image_token_id = 151655;
   int video_token_id = 151656;

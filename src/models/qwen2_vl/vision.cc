@@ -11,7 +11,7 @@ at::Tensor long_tensor(const std::vector<int64_t>& v, at::Device device) {
 }
 
 // cu_seqlens of full attention: one segment per frame of each image (repeat_interleave(h * w, t)).
-std::vector<int64_t> frame_boundaries(const std::vector<ImageGrid>& grids) {
+std::vector<int64_t> frame_boundaries(const std::vector<GridTHW>& grids) {
   std::vector<int64_t> b{0};
   for (const auto& g : grids)
     for (int64_t t = 0; t < g.t; ++t) b.push_back(b.back() + g.h * g.w);
@@ -26,7 +26,7 @@ at::Tensor reorder_units(const at::Tensor& x, const at::Tensor& order, int64_t u
 
 }  // namespace
 
-at::Tensor vision_rotary_angles(const std::vector<ImageGrid>& grids, int merge, int head_dim) {
+at::Tensor vision_rotary_angles(const std::vector<GridTHW>& grids, int merge, int head_dim) {
   std::vector<int64_t> rows, cols;
   for (const auto& g : grids)
     for (int64_t t = 0; t < g.t; ++t)
@@ -41,7 +41,7 @@ at::Tensor vision_rotary_angles(const std::vector<ImageGrid>& grids, int merge, 
   return at::cat({angles(rows), angles(cols)}, 1);
 }
 
-WindowLayout window_layout(const std::vector<ImageGrid>& grids, int merge, int window) {
+WindowLayout window_layout(const std::vector<GridTHW>& grids, int merge, int window) {
   WindowLayout out;
   out.boundaries = {0};
   int64_t base = 0;
@@ -62,35 +62,34 @@ WindowLayout window_layout(const std::vector<ImageGrid>& grids, int merge, int w
   return out;
 }
 
-VisionTower::VisionTower(WeightLoader& w, const std::string& prefix, const VisionConfig& c, bool windowed)
+VisionTower::VisionTower(WeightLoader& w, const WeightNames& names, const VisionConfig& c, bool windowed)
     : config_(c), windowed_(windowed) {
   const int64_t d = c.width, ff = c.intermediate_size, merged = int64_t(d) * c.merge_unit();
-  patch_weight_ = w.get(prefix + "patch_embed.proj.weight",
-                        {d, c.in_channels, c.temporal_patch_size, c.patch_size, c.patch_size});
+  patch_weight_ = w.get(names.patch_embed(), {d, c.in_channels, c.temporal_patch_size, c.patch_size, c.patch_size});
   if (patch_weight_.defined()) patch_weight_ = patch_weight_.reshape({d, c.patch_columns()});
   for (int i = 0; i < c.depth; ++i) {
-    const std::string p = prefix + "blocks." + std::to_string(i) + ".";
+    const VisionBlockNames n = vision_block_names(names, i);
     Block b;
     if (windowed) {
-      b.norm1_rms = RMSNorm::load(w, p + "norm1", d, 1e-6);
-      b.norm2_rms = RMSNorm::load(w, p + "norm2", d, 1e-6);
-      b.gate = Linear::load(w, p + "mlp.gate_proj", ff, d, true);
-      b.up = Linear::load(w, p + "mlp.up_proj", ff, d, true);
-      b.down = Linear::load(w, p + "mlp.down_proj", d, ff, true);
+      b.norm1_rms = RMSNorm::load(w, n.norm1, d, 1e-6);
+      b.norm2_rms = RMSNorm::load(w, n.norm2, d, 1e-6);
+      b.gate = Linear::load(w, n.gate, ff, d, true);
+      b.up = Linear::load(w, n.up, ff, d, true);
+      b.down = Linear::load(w, n.down, d, ff, true);
     } else {
-      b.norm1_ln = LayerNorm::load(w, p + "norm1", d, 1e-6);
-      b.norm2_ln = LayerNorm::load(w, p + "norm2", d, 1e-6);
-      b.fc1 = Linear::load(w, p + "mlp.fc1", ff, d, true);
-      b.fc2 = Linear::load(w, p + "mlp.fc2", d, ff, true);
+      b.norm1_ln = LayerNorm::load(w, n.norm1, d, 1e-6);
+      b.norm2_ln = LayerNorm::load(w, n.norm2, d, 1e-6);
+      b.fc1 = Linear::load(w, n.fc1, ff, d, true);
+      b.fc2 = Linear::load(w, n.fc2, d, ff, true);
     }
-    b.qkv = Linear::load(w, p + "attn.qkv", 3 * d, d, true);
-    b.proj = Linear::load(w, p + "attn.proj", d, d, true);
+    b.qkv = Linear::load(w, n.qkv, 3 * d, d, true);
+    b.proj = Linear::load(w, n.proj, d, d, true);
     blocks_.push_back(std::move(b));
   }
-  if (windowed) merger_rms_ = RMSNorm::load(w, prefix + "merger.ln_q", d, 1e-6);
-  else merger_ln_ = LayerNorm::load(w, prefix + "merger.ln_q", d, 1e-6);
-  merger_fc1_ = Linear::load(w, prefix + "merger.mlp.0", merged, merged, true);
-  merger_fc2_ = Linear::load(w, prefix + "merger.mlp.2", c.out_size, merged, true);
+  if (windowed) merger_rms_ = RMSNorm::load(w, names.merger_norm(), d, 1e-6);
+  else merger_ln_ = LayerNorm::load(w, names.merger_norm(), d, 1e-6);
+  merger_fc1_ = Linear::load(w, names.merger_linear(1), merged, merged, true);
+  merger_fc2_ = Linear::load(w, names.merger_linear(2), c.out_size, merged, true);
 }
 
 at::Tensor VisionTower::norm1(const Block& b, const at::Tensor& x) const { return windowed_ ? b.norm1_rms(x) : b.norm1_ln(x); }
@@ -136,7 +135,7 @@ at::Tensor VisionTower::merge_patches(const at::Tensor& x) const {
   return merger_fc2_(at::gelu(merger_fc1_(h)));
 }
 
-at::Tensor VisionTower::forward(const at::Tensor& pixels, const std::vector<ImageGrid>& grids) const {
+at::Tensor VisionTower::forward(const at::Tensor& pixels, const std::vector<GridTHW>& grids) const {
   const int merge = config_.spatial_merge_size;
   int64_t rows = 0;
   for (const auto& g : grids) {

@@ -9,11 +9,12 @@
 
 #include "../layers.h"
 #include "config.h"
+#include "names.h"
 
 namespace lvlm::qwen2_vl {
 
 // image_grid_thw of one image, in patches: t frames (a still image is 1), h rows, w columns.
-struct ImageGrid {
+struct GridTHW {
   int64_t t = 1, h = 0, w = 0;
   int64_t patches() const { return t * h * w; }
 };
@@ -21,7 +22,7 @@ struct ImageGrid {
 // The 2-D rotary frequencies of every patch row, [patches, head_dim / 2] float32 in the pixel
 // rows' merge-group order (t, h/m, w/m, m, m): the first half of the columns rotate by the patch's
 // row, the second half by its column (Qwen2VisionTransformerPretrainedModel.rot_pos_emb).
-at::Tensor vision_rotary_angles(const std::vector<ImageGrid>& grids, int merge, int head_dim);
+at::Tensor vision_rotary_angles(const std::vector<GridTHW>& grids, int merge, int head_dim);
 
 // Qwen2.5-VL's windows (get_window_index): the order in which merged patches enter the blocks
 // (window by window, row-major inside a window of `window` x `window` merged patches) and the
@@ -30,15 +31,15 @@ struct WindowLayout {
   std::vector<int64_t> order;       // merged-patch index at each new place
   std::vector<int64_t> boundaries;  // cu_window_seqlens
 };
-WindowLayout window_layout(const std::vector<ImageGrid>& grids, int merge, int window);
+WindowLayout window_layout(const std::vector<GridTHW>& grids, int merge, int window);
 
 class VisionTower {
  public:
-  VisionTower(WeightLoader& w, const std::string& prefix, const VisionConfig& config, bool windowed);
+  VisionTower(WeightLoader& w, const WeightNames& names, const VisionConfig& config, bool windowed);
 
   // pixels: [sum of patches, C*T*P*P] float32 rows in the processor's order; returns the merged
   // features [sum of patches / merge^2, decoder hidden] in the compute dtype, image by image.
-  at::Tensor forward(const at::Tensor& pixels, const std::vector<ImageGrid>& grids) const;
+  at::Tensor forward(const at::Tensor& pixels, const std::vector<GridTHW>& grids) const;
 
  private:
   struct Block {
