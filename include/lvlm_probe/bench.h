@@ -1,7 +1,6 @@
-// Performance tooling (docs/performance.md): random-weight LLaVA-1.5-shaped checkpoints for benchmarks and
-// tests (`make-model`), and the runner behind `bench`, which times plain greedy generation against
-// the full probe on the same input. Torch-free interface; make_model is torch-free code, the
-// bench runner links libtorch.
+// Performance tooling (docs/performance.md): the runner behind `bench`, which times plain greedy
+// generation against the full probe on the same input. Torch-free interface; the runner links
+// libtorch. The checkpoints it runs on come from make-model (include/lvlm_probe/make_model.h).
 #pragma once
 
 #include <cstdint>
@@ -13,44 +12,6 @@
 #include "lvlm_probe/probe.h"
 
 namespace lvlm {
-
-// --- make-model ------------------------------------------------------------------------------
-// Geometry fields left at 0 take the preset's value.
-struct MakeModelOptions {
-  std::string out_dir;
-  std::string preset = "tiny";  // tiny | bench | llava-1.5-7b-shape
-  int layers = 0, hidden = 0, intermediate = 0, heads = 0, kv_heads = 0, vocab = 0, max_positions = 0;
-  int vision_layers = 0, vision_hidden = 0, vision_intermediate = 0, vision_heads = 0;
-  int image_size = 0, patch_size = 0;
-  bool tie_embeddings = false;
-  std::string dtype;            // f32 | bf16 | f16; "" = the preset's (bf16 for the 7B shape, else f32)
-  uint64_t seed = 0;
-  double init_std = 0.02;       // N(0, std) for matrices and embeddings; norms 1, biases 0
-  uint64_t max_shard_bytes = 0;  // 0 = half the model, at most 2 GiB per shard
-  std::string tokenizer;        // a tokenizer.model to copy, with the tokenizer JSON files beside it
-  bool force = false;           // write into a directory that already holds a checkpoint
-  bool allow_large = false;     // write more than kMaxMakeModelBytes
-};
-
-// make-model refuses larger checkpoints unless allow_large is set (the 7B shape in bf16, 13 GiB,
-// fits under it); any size must also fit in the file system's free space.
-constexpr uint64_t kMaxMakeModelBytes = 16ull << 30;
-
-struct MadeModel {
-  LlavaConfig config;
-  std::string dtype;                 // "F32", "BF16", "F16"
-  uint64_t parameters = 0, bytes = 0;
-  std::vector<std::string> files;    // written, relative to out_dir
-};
-
-const std::vector<std::string>& make_model_presets();
-
-// Writes config.json, generation_config.json, preprocessor_config.json, the shards and
-// model.safetensors.index.json into options.out_dir (created when missing), in transformers 4.40's
-// LlavaForConditionalGeneration layout. Shards are streamed tensor by tensor, so memory stays at a
-// few MB whatever the model's size; each file appears atomically. The same seed gives the same
-// bytes. UsageError for bad geometry or an occupied directory.
-MadeModel make_model(const MakeModelOptions& options);
 
 // --- bench -----------------------------------------------------------------------------------
 struct BenchOptions {

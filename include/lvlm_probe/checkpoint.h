@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "lvlm_probe/json.h"
+
 namespace lvlm {
 
 // Element types a safetensors file may declare. Only F32, F16 and BF16 are accepted as weights.
@@ -120,5 +122,44 @@ struct TensorToWrite {
 };
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
+
+// --- Random-weight checkpoints (make-model) --------------------------------------------------
+// What a family wants written (ModelFamily::plan_checkpoint); write_random_checkpoint() writes it
+// in transformers' layout with values from a counter-based generator, so a 14 GB checkpoint
+// streams to disk in fixed-size chunks and the same seed always gives the same bytes.
+enum class TensorInit { normal, ones, zeros };  // normal: N(0, init_std); norms 1, biases 0
+
+struct TensorSpec {
+  std::string name;
+  std::vector<int64_t> shape;
+  TensorInit init = TensorInit::normal;
+  int64_t numel() const;
+};
+
+struct CheckpointPlan {
+  std::vector<TensorSpec> tensors;  // in state_dict order, named by the family's name table
+  DType dtype = DType::F32;         // stored dtype of every tensor
+  // Files copied as they are (a tokenizer): name in the directory, bytes. Written first.
+  std::vector<std::pair<std::string, std::string>> files;
+  // JSON files written after the weights, in order; config.json last, so that a directory without
+  // it is not mistaken for a checkpoint.
+  std::vector<std::pair<std::string, OrderedJson>> documents;
+  std::string summary;              // the geometry in a line, for make-model's log
+
+  uint64_t parameters() const;
+  uint64_t bytes() const;           // of the weights in `dtype`
+};
+
+struct RandomWeights {
+  uint64_t seed = 0;
+  double init_std = 0.02;
+  uint64_t max_shard_bytes = 0;     // 0 = half the model, at most 2 GiB per shard
+};
+
+// Writes plan.files, the shards model-0000i-of-0000n.safetensors, model.safetensors.index.json
+// and plan.documents into `out_dir` (which must exist), each file atomically. Returns the names
+// written, in order.
+std::vector<std::string> write_random_checkpoint(const std::string& out_dir, const CheckpointPlan& plan,
+                                                 const RandomWeights& weights);
 
 }  // namespace lvlm

@@ -11,6 +11,7 @@
 
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/model_config.h"
+#include "lvlm_probe/processor.h"
 
 namespace lvlm {
 
@@ -53,10 +54,29 @@ struct ForwardOptions {
   std::vector<bool> skip_block;  // size L (or empty): block i replaced by identity when true
 };
 
+// One image as the model takes it: a PreparedImage (the family's processor made it) as a tensor.
+struct ImageInput {
+  at::Tensor pixel_values;        // float32 CPU, the family's layout (LLaVA [1, 3, H, W]); undefined = no image
+  std::vector<int64_t> grid_thw;  // Qwen2-VL's image_grid_thw; empty for LLaVA
+  int64_t num_tokens = 0;         // image tokens it becomes; 0 = the model's fixed count
+
+  ImageInput() = default;
+  ImageInput(at::Tensor pixels) : pixel_values(std::move(pixels)) {}  // NOLINT: a bare pixel tensor is an image
+  static ImageInput from(const PreparedImage& image);  // copies the pixels
+  bool defined() const { return pixel_values.defined(); }
+};
+
 // The prompt after the image features are spliced in.
 struct PromptEmbedding {
   at::Tensor embeddings;                    // [S, hidden] compute dtype
-  std::vector<int64_t> image_positions;     // positions holding image features
+  std::vector<int64_t> image_positions;     // sequence slots holding image features
+  // Rotary positions [P, S] int64 on the CPU, P = 1 (RoPE) or 3 (M-RoPE: temporal, height, width);
+  // undefined = the slots 0..S-1 on one axis.
+  at::Tensor position_ids;
+  // The rotary position of the first generated token; answer token i sits at next_position + i on
+  // every axis. S for LLaVA; for Qwen2-VL one past the largest prompt position, so decoding
+  // positions differ from cache slots.
+  int64_t next_position = 0;
 };
 
 class VisionLanguageModel {
@@ -64,16 +84,21 @@ class VisionLanguageModel {
   virtual ~VisionLanguageModel() = default;
   virtual const ModelInfo& info() const = 0;
 
-  // pixel_values: [1, 3, H, W] float32 (CPU). Returns [num_image_features, hidden].
-  virtual at::Tensor encode_image(const at::Tensor& pixel_values) = 0;
-  // Token embeddings [ids.size(), hidden] with the image features spliced where the prompt holds
-  // one image token (or an already-expanded run of num_image_features of them).
-  virtual PromptEmbedding embed_prompt(const std::vector<int>& ids, const at::Tensor& image_features) = 0;
+  // The projected image features [image tokens, hidden] in the compute dtype. UsageError for
+  // pixels of the wrong layout.
+  virtual at::Tensor encode_image(const ImageInput& image) = 0;
+  // Token embeddings with the image features (from encode_image) spliced where the prompt holds
+  // the image's tokens, and the rotary positions of the sequence. `image` undefined: no image,
+  // and the prompt must hold no image token. UsageError for a prompt that does not fit the image.
+  virtual PromptEmbedding embed_prompt(const std::vector<int>& ids, const ImageInput& image,
+                                       const at::Tensor& image_features) = 0;
   virtual at::Tensor embed_tokens(const std::vector<int>& ids) = 0;
 
-  // Runs the decoder over `embeddings` [S, hidden] at positions [cache->length, +S) (or [0, S)
-  // without a cache). Returns the last block's output [S, hidden] before the final norm.
-  virtual at::Tensor forward(const at::Tensor& embeddings, KVCache* cache, const ForwardOptions& options) = 0;
+  // Runs the decoder over `embeddings` [S, hidden] into cache slots [cache->length, +S) (or [0, S)
+  // without a cache), at rotary positions `position_ids` [P, S] int64 (undefined = the slots).
+  // Returns the last block's output [S, hidden] before the final norm.
+  virtual at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& position_ids, KVCache* cache,
+                             const ForwardOptions& options) = 0;
   virtual KVCache new_cache(int64_t capacity) const = 0;
 
   // The pieces the logit lens needs: final norm and unembedding (LM head, tied or not).
@@ -84,7 +109,8 @@ class VisionLanguageModel {
   virtual bool unembed_rows_independent(int64_t rows) const { (void)rows; return false; }
 };
 
-// Opens a checkpoint directory; the family is chosen by config.json's `architectures`.
+// Opens a checkpoint directory with its family's loader; the family is chosen by config.json's
+// `architectures` (family_of_model, include/lvlm_probe/family.h).
 // InputError for missing/corrupt/unsupported checkpoints (every weight problem listed at once).
 std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, const DeviceOptions& options);
 
@@ -109,10 +135,10 @@ struct GenerateResult {
 // generate_greedy() checks them too.
 void check_generate_options(const GenerateOptions& options, const ModelInfo& info);
 
-// Greedy decoding as transformers' generate(do_sample=False, num_beams=1). `pixel_values` may be
+// Greedy decoding as transformers' generate(do_sample=False, num_beams=1). `image` may be
 // undefined when the prompt holds no image token.
 GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,
-                               const at::Tensor& pixel_values, const GenerateOptions& options);
+                               const ImageInput& image, const GenerateOptions& options);
 
 // Sizes the CPU thread pools so that one pool of `threads` works at a time: ATen/OpenMP gets
 // them, OpenBLAS and the inter-op pool get 1. 0 = every core of the affinity mask.

@@ -10,6 +10,7 @@
 
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/model_config.h"
+#include "lvlm_probe/processor.h"
 #include "lvlm_probe/trace.h"
 
 namespace lvlm {
@@ -18,7 +19,7 @@ struct ProbeRequest {
   std::string image;                  // path to the image file ("" only with --input-ids and no image token)
   std::string prompt;                 // the question, put into `template_name`
   std::vector<int> input_ids;         // explicit ids instead of a prompt (non-empty wins)
-  std::string template_name = "llava_v1";
+  std::string template_name;          // "" = the model family's default (LLaVA: llava_v1)
   bool pad_square = false;            // the original LLaVA repo's expand2square
   int max_new_tokens = 32;
   bool stop_at_eos = true;
@@ -69,6 +70,7 @@ struct ProbeResult {
   ModelInfo model;
   ProbeRequest request;
   std::string image_sha256;           // of the image file's bytes
+  ImageGeometry image_geometry;       // where each image position sits in the image (empty without one)
   std::string prompt_text;            // after the template ("" with --input-ids)
   std::vector<int> prompt_ids;
   std::vector<int64_t> image_positions;

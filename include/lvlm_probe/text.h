@@ -20,7 +20,22 @@ namespace lvlm {
 // SentencePiece vocabularies in use, 256k pieces, stay under 5 MB).
 constexpr uint64_t kMaxTokenizerModelBytes = 64ull << 20;
 
-class Tokenizer {
+// What the probe needs of any family's tokenizer: prompt text -> ids, answer ids -> text, and one
+// token's text for reports. SentencePiece (Tokenizer below) and byte-level BPE implement it.
+class TextTokenizer {
+ public:
+  virtual ~TextTokenizer() = default;
+  // Ids of `text`; add_special adds what the tokenizer adds by default (LLaMA's BOS).
+  virtual std::vector<int> encode(const std::string& text, bool add_special) const = 0;
+  // The text a transformers user sees from tokenizer.decode(ids, skip_special_tokens=skip_special).
+  virtual std::string decode(const std::vector<int>& ids, bool skip_special = true) const = 0;
+  // One token as a person reads it in a report, always valid UTF-8; "" for an id without one.
+  virtual std::string token_text(int id) const = 0;
+  virtual int vocab_size() const = 0;  // one past the largest id
+  virtual std::optional<int> added_token_id(const std::string& content) const = 0;  // "<image>" -> 510
+};
+
+class Tokenizer final : public TextTokenizer {
  public:
   // `model_dir` holds tokenizer.model (SentencePiece) and optionally tokenizer_config.json,
   // special_tokens_map.json and added_tokens.json, read with transformers' precedence: the config's
@@ -42,14 +57,14 @@ class Tokenizer {
   // out of the text first and become their ids; every other chunk goes through SentencePiece, which
   // prefixes "▁" to each chunk (legacy = true). With legacy = false the HF non-legacy rules apply
   // (one "▁" for the whole text, none after an added token). add_eos_token is not honoured.
-  std::vector<int> encode(const std::string& text, bool add_bos) const;
+  std::vector<int> encode(const std::string& text, bool add_bos) const override;
 
   // = HF `tokenizer.decode(ids, skip_special_tokens=skip_special)`, quirks included: the leading
   // space of the text is dropped, special tokens kept in the text are joined by the legacy spacing
   // rules, and added tokens beyond the SentencePiece vocabulary ("<image>") are set off by spaces
   // (transformers 4.40 ignores the config's spaces_between_special_tokens=false for slow
   // tokenizers). Ids without a piece (outside the vocabulary) have no text and are left out.
-  std::string decode(const std::vector<int>& ids, bool skip_special = true) const;
+  std::string decode(const std::vector<int>& ids, bool skip_special = true) const override;
 
   // The raw piece: "▁m", "<0x0A>", or an added token's content ("<image>"); "" for an id without one.
   std::string piece(int id) const;
@@ -58,17 +73,17 @@ class Tokenizer {
   // ASCII, a tab, a newline or a carriage return, otherwise kept as "<0xNN>" (one byte of a
   // multi-byte character is not valid UTF-8 on its own). The result is always valid UTF-8; "" for an
   // id without a piece. Not for reassembling text: use decode().
-  std::string token_text(int id) const;
+  std::string token_text(int id) const override;
 
   int bos_id() const;  // -1 when the tokenizer has none
   int eos_id() const;
   int unk_id() const;
   // One past the largest id: SentencePiece pieces and added tokens ("<image>", "<pad>").
-  int vocab_size() const;
+  int vocab_size() const override;
   bool is_special(int id) const;  // bos, eos, unk, pad, additional special tokens: skipped by decode()
   bool add_bos_token() const;     // tokenizer_config.json add_bos_token (default true)
   bool legacy() const;            // tokenizer_config.json legacy (absent or null = true, as HF)
-  std::optional<int> added_token_id(const std::string& content) const;  // "<image>" -> 510
+  std::optional<int> added_token_id(const std::string& content) const override;
 
   struct Impl;  // opaque; defined in src/text/tokenizer_impl.h
 

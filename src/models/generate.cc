@@ -37,7 +37,23 @@ std::vector<bool> skip_mask(const std::vector<int>& layers, int num_layers) {
   return mask;
 }
 
+// Rotary positions of `count` answer tokens from `first` on every axis of `prompt` ([P, count]);
+// undefined when the prompt's positions are the cache slots.
+at::Tensor answer_positions(const PromptEmbedding& prompt, int64_t first, int64_t count) {
+  if (!prompt.position_ids.defined()) return {};
+  at::Tensor row = at::arange(first, first + count, at::TensorOptions().dtype(at::kLong));
+  return row.unsqueeze(0).expand({prompt.position_ids.size(0), count}).contiguous();
+}
+
 }  // namespace
+
+ImageInput ImageInput::from(const PreparedImage& image) {
+  ImageInput input;
+  input.pixel_values = at::from_blob(const_cast<float*>(image.pixels.data()), image.shape, at::kFloat).clone();
+  input.grid_thw = image.grid_thw;
+  input.num_tokens = image.num_tokens;
+  return input;
+}
 
 void check_generate_options(const GenerateOptions& options, const ModelInfo& info) {
   if (options.max_new_tokens < 1) throw UsageError("--max-new-tokens must be at least 1");
@@ -45,15 +61,15 @@ void check_generate_options(const GenerateOptions& options, const ModelInfo& inf
 }
 
 GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int>& prompt_ids,
-                               const at::Tensor& pixel_values, const GenerateOptions& options) {
+                               const ImageInput& image, const GenerateOptions& options) {
   const ModelInfo& info = model.info();
   check_generate_options(options, info);
   at::NoGradGuard no_grad;
   GenerateResult result;
   auto t0 = std::chrono::steady_clock::now();
   at::Tensor features;
-  if (pixel_values.defined()) features = model.encode_image(pixel_values);
-  PromptEmbedding prompt = model.embed_prompt(prompt_ids, features);
+  if (image.defined()) features = model.encode_image(image);
+  PromptEmbedding prompt = model.embed_prompt(prompt_ids, image, features);
   result.vision_seconds = seconds_since(t0);
   result.prompt_length = prompt.embeddings.size(0);
   result.image_positions = prompt.image_positions;
@@ -71,8 +87,8 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
   KVCache* kv = options.use_cache ? &cache : nullptr;
 
   t0 = std::chrono::steady_clock::now();
-  at::Tensor sequence = prompt.embeddings;  // grows only without a cache
-  int next = argmax_last(model, model.forward(sequence, kv, forward), options.observer);
+  at::Tensor sequence = prompt.embeddings, positions = prompt.position_ids;  // grow only without a cache
+  int next = argmax_last(model, model.forward(sequence, positions, kv, forward), options.observer);
   result.prefill_seconds = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   result.stop_reason = "max_new_tokens";
@@ -86,11 +102,14 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
     }
     if (static_cast<int>(result.token_ids.size()) >= options.max_new_tokens) break;
     at::Tensor step = model.embed_tokens({next});
+    const int64_t fed = static_cast<int64_t>(result.token_ids.size()) - 1;  // answer token being fed
+    at::Tensor step_positions = answer_positions(prompt, prompt.next_position + fed, 1);
     if (kv) {
-      next = argmax_last(model, model.forward(step, kv, forward), options.observer);
+      next = argmax_last(model, model.forward(step, step_positions, kv, forward), options.observer);
     } else {
       sequence = at::cat({sequence, step}, 0);
-      next = argmax_last(model, model.forward(sequence, nullptr, forward), options.observer);
+      if (positions.defined()) positions = at::cat({positions, step_positions}, 1);
+      next = argmax_last(model, model.forward(sequence, positions, nullptr, forward), options.observer);
     }
   }
   result.decode_seconds = seconds_since(t0);

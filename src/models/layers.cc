@@ -87,7 +87,11 @@ Rope Rope::make(int64_t head_dim, double theta, double linear_factor, at::Device
 }
 
 std::pair<at::Tensor, at::Tensor> Rope::cos_sin(int64_t start, int64_t count, at::ScalarType dtype) const {
-  at::Tensor pos = at::arange(start, start + count, inv_freq.options().dtype(at::kLong)).to(at::kFloat);
+  return cos_sin(at::arange(start, start + count, inv_freq.options().dtype(at::kLong)), dtype);
+}
+
+std::pair<at::Tensor, at::Tensor> Rope::cos_sin(const at::Tensor& positions, at::ScalarType dtype) const {
+  at::Tensor pos = positions.to(inv_freq.device(), at::kLong).to(at::kFloat);
   if (position_scale != 1.0) pos = pos / position_scale;
   at::Tensor freqs = at::outer(pos, inv_freq);  // [S, d/2], one float32 product per element
   at::Tensor emb = at::cat({freqs, freqs}, -1);

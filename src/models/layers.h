@@ -59,13 +59,15 @@ struct RMSNorm {
   at::Tensor operator()(const at::Tensor& x) const;
 };
 
-// LlamaRotaryEmbedding: cos/sin [S, head_dim] for positions [start, start + count), computed in
-// float32 and cast to `dtype` as transformers does.
+// LlamaRotaryEmbedding: cos/sin [S, head_dim] for positions [start, start + count), or for the
+// given positions [S] (int64), computed in float32 and cast to `dtype` as transformers does.
+// M-RoPE takes inv_freq and builds its own per-axis table.
 struct Rope {
   at::Tensor inv_freq;  // [head_dim / 2] float32
   double position_scale = 1.0;  // linear rope scaling divides positions by the factor
   static Rope make(int64_t head_dim, double theta, double linear_factor, at::Device device);
   std::pair<at::Tensor, at::Tensor> cos_sin(int64_t start, int64_t count, at::ScalarType dtype) const;
+  std::pair<at::Tensor, at::Tensor> cos_sin(const at::Tensor& positions, at::ScalarType dtype) const;
 };
 
 // x: [heads, S, head_dim]; rotate_half convention of transformers' Llama.

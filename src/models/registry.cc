@@ -1,13 +1,21 @@
-// Model families by config.json `architectures[0]`. A new family is a folder under src/models/
-// and one line in kFamilies.
+// The libtorch half of the family registry: each family's loader by its name (families.inc;
+// family_registry.cc finds the family of a checkpoint).
 #include <ATen/Parallel.h>
 
 #include "layers.h"
 #include "lvlm_probe/common.h"
-#include "llava/llava.h"
+#include "lvlm_probe/family.h"
 #include "lvlm_probe/model_config.h"
 #include "lvlm_probe/models.h"
 #include "lvlm_probe/threads.h"
+
+#define LVLM_FAMILY(ns)                                                                                  \
+  namespace lvlm::ns {                                                                                   \
+  const ModelFamily& family();                                                                           \
+  std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device); \
+  }
+#include "families.inc"
+#undef LVLM_FAMILY
 
 extern "C" {
 // OpenBLAS's own pool; weak so that builds against another BLAS still link.
@@ -19,13 +27,15 @@ namespace {
 
 using Loader = std::unique_ptr<VisionLanguageModel> (*)(const std::string&, at::ScalarType, at::Device);
 
-struct Family {
-  const char* architecture;
+struct FamilyLoader {
+  const ModelFamily& (*family)();
   Loader load;
 };
 
-constexpr Family kFamilies[] = {
-    {"LlavaForConditionalGeneration", &llava::load_llava},
+const FamilyLoader kLoaders[] = {
+#define LVLM_FAMILY(ns) {&ns::family, &ns::load},
+#include "families.inc"
+#undef LVLM_FAMILY
 };
 
 }  // namespace
@@ -43,22 +53,10 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
     throw UsageError("--reduced-math fast applies to --dtype bf16 or f16; the compute dtype here is f32" +
                      std::string(options.dtype == "auto" ? " (auto on the CPU)" : ""));
   set_fast_reduced_precision(options.reduced_math == "fast");
-  if (!is_directory(model_dir))
-    throw InputError(model_dir, file_exists(model_dir) ? "is not a directory (expected a model directory)"
-                                                       : "model directory does not exist");
-  const std::string config = join_path(model_dir, "config.json");
-  if (!file_exists(config)) throw InputError(config, "missing (not a Hugging Face model directory?)");
-  const std::string arch = read_architecture(model_dir);
-  std::string known;
-  for (const auto& f : kFamilies) {
-    if (arch == f.architecture) return f.load(model_dir, dtype, device);
-    known += (known.empty() ? "" : ", ") + std::string(f.architecture);
-  }
-  std::string hint;
-  if (arch == "LlavaLlamaForCausalLM")  // the original haotian-liu/LLaVA release
-    hint = "; convert it with transformers' models/llava/convert_llava_weights_to_hf.py";
-  throw InputError(config, "architecture '" + (arch.empty() ? std::string("(none)") : arch) +
-                               "' is not supported (supported: " + known + ")" + hint);
+  const ModelFamily& family = family_of_model(model_dir);
+  for (const auto& entry : kLoaders)
+    if (&entry.family() == &family) return entry.load(model_dir, dtype, device);
+  throw RuntimeFailure("family '" + family.name() + "' has no loader in families.inc");
 }
 
 void configure_threads(int threads) {

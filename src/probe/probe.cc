@@ -12,10 +12,11 @@
 #include <set>
 
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/family.h"
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/lens.h"
 #include "lvlm_probe/models.h"
-#include "lvlm_probe/text.h"
+#include "lvlm_probe/processor.h"
 #include "features.h"
 #include "finite_guard.h"
 #include "provenance.h"
@@ -25,48 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::optional<Tokenizer> load_tokenizer(const std::string& dir) {
-  if (!file_exists(join_path(dir, "tokenizer.model"))) return std::nullopt;
-  return Tokenizer::load(dir);
-}
-
-// Every image must reach the vision tower as image_size x image_size: through the center crop, or
-// without one through a resize to exactly that size.
-void check_output_size(const ClipPreprocessConfig& c, const std::string& path, int image_size) {
-  const std::string n = std::to_string(image_size), tower = "the vision tower's image_size " + n + "x" + n;
-  auto size = [](int h, int w) { return std::to_string(h) + "x" + std::to_string(w); };
-  if (c.do_center_crop) {
-    if (c.crop_height != image_size || c.crop_width != image_size)
-      throw InputError(path, "crop size " + size(c.crop_height, c.crop_width) + " does not match " + tower);
-    return;
-  }
-  if (!c.do_resize)
-    throw InputError(path, "do_resize and do_center_crop are both false: images would reach the vision tower at "
-                           "their own size, not " + tower);
-  if (c.shortest_edge > 0)
-    throw InputError(path, "do_center_crop is false and size is a shortest edge (" + std::to_string(c.shortest_edge) +
-                               "): only square images would come out " + n + "x" + n +
-                               " (set do_center_crop, or size {\"height\", \"width\"})");
-  if (c.resize_height != image_size || c.resize_width != image_size)
-    throw InputError(path, "do_center_crop is false and size " + size(c.resize_height, c.resize_width) +
-                               " does not match " + tower);
-}
-
-// transformers' CLIPImageProcessor settings; a checkpoint without preprocessor_config.json gets
-// CLIP's processing at the vision tower's own resolution.
-ClipPreprocessConfig load_preprocessing(const std::string& dir, const ModelInfo& info) {
-  const std::string path = join_path(dir, "preprocessor_config.json");
-  ClipPreprocessConfig c;
-  if (file_exists(path)) {
-    c = load_preprocessor_config(path);
-  } else {
-    spdlog::warn("{}: missing; using CLIP preprocessing at {} px", path, info.image_size);
-    c.shortest_edge = c.crop_height = c.crop_width = info.image_size;
-  }
-  check_output_size(c, path, info.image_size);
-  return c;
-}
 
 std::vector<std::vector<double>> divergences_of(const std::vector<TokenTrace>& tokens) {
   std::vector<std::vector<double>> d;
@@ -143,46 +102,61 @@ void check_request(const ProbeRequest& request, int num_layers) {
 struct ProbeSession::Impl {
   SessionOptions options;
   std::unique_ptr<VisionLanguageModel> model;
-  std::optional<Tokenizer> tokenizer;
-  ClipPreprocessConfig preprocess;
+  std::unique_ptr<Processor> processor;  // the family's: tokenizer, image preprocessing, templates
   double load_seconds = 0;
 
-  const Tokenizer& prompt_tokenizer() const;  // InputError naming tokenizer.model when missing
-  std::vector<int> prompt_ids(const ProbeRequest& r, std::string* prompt_text) const;
-  at::Tensor pixels(const ProbeRequest& r, std::string* sha256) const;
-  std::string decode(const std::vector<int>& ids) const { return tokenizer ? tokenizer->decode(ids) : ""; }
-  std::string token_text(int id) const { return tokenizer ? tokenizer->token_text(id) : ""; }
+  std::string template_of(const ProbeRequest& r) const {
+    return r.template_name.empty() ? processor->default_template() : r.template_name;
+  }
+  void check_prompt(const ProbeRequest& r) const;  // the template, and a tokenizer for --prompt
+  std::vector<int> prompt_ids(const ProbeRequest& r, const PreparedImage* image, std::string* prompt_text) const;
+  std::optional<PreparedImage> image(const ProbeRequest& r, std::string* sha256) const;
+  // The request's image and prompt ids into `result`; the image as the model takes it.
+  ImageInput prepare(const ProbeRequest& r, ProbeResult* result) const;
+  std::string decode(const std::vector<int>& ids) const {
+    return processor->tokenizer() ? processor->tokenizer()->decode(ids) : "";
+  }
+  std::string token_text(int id) const { return processor->tokenizer() ? processor->tokenizer()->token_text(id) : ""; }
 };
 
-const Tokenizer& ProbeSession::Impl::prompt_tokenizer() const {
-  if (!tokenizer)
-    throw InputError(join_path(options.model_dir, "tokenizer.model"), "missing; give --input-ids instead of --prompt");
-  return *tokenizer;
+void ProbeSession::Impl::check_prompt(const ProbeRequest& r) const {
+  if (!r.input_ids.empty()) return;
+  processor->require_tokenizer();
+  processor->check_template(template_of(r));
 }
 
-std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, std::string* prompt_text) const {
+std::vector<int> ProbeSession::Impl::prompt_ids(const ProbeRequest& r, const PreparedImage* image,
+                                                std::string* prompt_text) const {
   if (!r.input_ids.empty()) return r.input_ids;
-  const Tokenizer& tok = prompt_tokenizer();
-  const PromptTemplate t = parse_template(r.template_name);
-  *prompt_text = apply_template(t, r.prompt);
-  return build_prompt_ids(tok, t, r.prompt, model->info().image_token_index);
+  std::vector<int> ids = processor->prompt_ids(template_of(r), r.prompt, image);
+  *prompt_text = processor->prompt_text(template_of(r), r.prompt);
+  return ids;
 }
 
-at::Tensor ProbeSession::Impl::pixels(const ProbeRequest& r, std::string* sha256) const {
-  if (r.image.empty()) return {};
+ImageInput ProbeSession::Impl::prepare(const ProbeRequest& r, ProbeResult* result) const {
+  check_prompt(r);  // before the image: a prompt no image can fix is the first error
+  const std::optional<PreparedImage> prepared = image(r, &result->image_sha256);
+  result->prompt_ids = prompt_ids(r, prepared ? &*prepared : nullptr, &result->prompt_text);
+  if (!prepared) return {};
+  result->image_geometry = prepared->geometry;
+  return ImageInput::from(*prepared);
+}
+
+std::optional<PreparedImage> ProbeSession::Impl::image(const ProbeRequest& r, std::string* sha256) const {
+  if (r.image.empty()) return std::nullopt;
   // One bounded read for both the hash and the decoder: the image's file-size cap holds for both.
   const std::string bytes = read_file(r.image, DecodeLimits{}.max_file_bytes);
   *sha256 = sha256_hex(bytes);
-  PreprocessResult p = preprocess_clip(decode_image_bytes(bytes, r.image), preprocess, r.pad_square, r.image);
-  return at::from_blob(p.pixels.data(), {1, 3, p.height, p.width}, at::kFloat).clone();
+  ImageOptions options;
+  options.pad_square = r.pad_square;
+  return processor->prepare_image(decode_image_bytes(bytes, r.image), options, r.image);
 }
 
 ProbeSession::ProbeSession(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
   auto t0 = Clock::now();
   impl_->options = options;
   impl_->model = load_model(options.model_dir, options.device);
-  impl_->tokenizer = load_tokenizer(options.model_dir);
-  impl_->preprocess = load_preprocessing(options.model_dir, impl_->model->info());
+  impl_->processor = family_of_model(options.model_dir).processor(options.model_dir);
   impl_->load_seconds = seconds_since(t0);
 }
 
@@ -193,10 +167,7 @@ const ModelInfo& ProbeSession::model() const { return impl_->model->info(); }
 void ProbeSession::check(const ProbeRequest& request) const {
   const Impl& s = *impl_;
   const ModelInfo& info = s.model->info();
-  if (request.input_ids.empty()) {
-    s.prompt_tokenizer();
-    parse_template(request.template_name);
-  }
+  s.check_prompt(request);
   const LogitLens lens(*s.model, lens_options_of(request));  // its constructor checks top-k
   GenerateOptions gen = generate_options_of(request);
   gen.skip_layers = request.skip_layers;
@@ -213,11 +184,11 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
   ProbeResult r;
   r.model = s.model->info();
   r.request = request;
+  r.request.template_name = s.template_of(request);
   r.request.stages = resolve_stage_options(request, r.model);
   r.device = s.options.device;
   r.provenance = collect_provenance(s.options.model_dir, r.model);
-  r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
-  at::Tensor pixels = s.pixels(request, &r.image_sha256);
+  const ImageInput pixels = s.prepare(request, &r);
 
   LogitLens lens(*s.model, lens_options_of(request));
   FiniteGuard guard(s.model->info(), &lens);
@@ -285,8 +256,8 @@ ProbeResult ProbeSession::generate(const ProbeRequest& request) {
   ProbeResult r;
   r.model = s.model->info();
   r.request = request;
-  r.prompt_ids = s.prompt_ids(request, &r.prompt_text);
-  at::Tensor pixels = s.pixels(request, &r.image_sha256);
+  r.request.template_name = s.template_of(request);
+  const ImageInput pixels = s.prepare(request, &r);
   GenerateResult out = generate_greedy(*s.model, r.prompt_ids, pixels, generate_options_of(request));
   r.image_positions = out.image_positions;
   r.sequence_length = out.prompt_length;

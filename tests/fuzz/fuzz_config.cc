@@ -3,7 +3,7 @@
 // sizes the model is built from must be computable without overflow (UBSan checks).
 #include "fuzz_util.h"
 #include "lvlm_probe/image.h"
-#include "lvlm_probe/model_config.h"
+#include "models/llava/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(lvlm::fuzz::as_view(data, size));

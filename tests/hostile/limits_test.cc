@@ -7,6 +7,7 @@
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
 #include "lvlm_probe/model_config.h"
+#include "models/llava/config.h"
 #include "test_util.h"
 
 namespace lvlm {

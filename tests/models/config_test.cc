@@ -1,5 +1,6 @@
 // config.json parsing: transformers' defaults for omitted keys, and clear errors.
-#include "lvlm_probe/model_config.h"
+#include "lvlm_probe/family.h"
+#include "models/llava/config.h"
 #include "test_util.h"
 
 namespace lvlm {

@@ -3,7 +3,8 @@
 // with and without the KV cache, and blocks replaced by identity (gold_report.json skip_runs).
 #include "lvlm_probe/image.h"
 #include "model_test_util.h"
-#include "models/llava/clip.h"
+#include "models/clip_vision.h"
+#include "models/llava/config.h"
 #include "models/llava/names.h"
 
 namespace lvlm {
@@ -50,7 +51,7 @@ TEST_F(TinyLlava, VisionFeaturesAndProjector) {
   WeightStore store = WeightStore::open(test::tiny_model());
   WeightLoader w(store, at::kFloat, at::kCPU);
   LlavaConfig config = load_llava_config(test::tiny_model());
-  llava::ClipVisionTower tower(w, llava::weight_names_for(store).vision, config.vision, 1);
+  ClipVisionTower tower(w, llava::weight_names_for(store).vision, config.vision, 1);
   at::Tensor hidden = tower.hidden_state(*pixels_, config.vision_hidden_state_index());
   const Json& sel = (*ref_)["vision"]["selected_features"];
   at::Tensor features = hidden.narrow(0, 1, 16);  // strategy "default" drops CLS

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
-#include "lvlm_probe/model_config.h"
+#include "lvlm_probe/family.h"
 
 namespace lvlm::cli {
 
@@ -17,7 +17,7 @@ void add_inspect(CLI::App& app, Action& action) {
   sub->add_flag("--json", f->json, "print JSON instead of a table");
   sub->callback([&action, f] {
     action = [f] {
-      ModelDescription d = describe_model(f->model);
+      const ModelDescription d = family_of_model(f->model).describe(f->model);
       std::cout << (f->json ? d.json.dump(2) + "\n" : d.text);
       return 0;
     };

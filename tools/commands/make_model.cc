@@ -1,8 +1,9 @@
-// `lvlm-probe make-model`: a random-weight LLaVA-1.5-shaped checkpoint for benchmarks and tests.
+// `lvlm-probe make-model`: a random-weight checkpoint of a family's shape for benchmarks and tests.
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
-#include "lvlm_probe/bench.h"
+#include "lvlm_probe/make_model.h"
+#include "lvlm_probe/model_config.h"
 
 namespace lvlm::cli {
 
@@ -45,11 +46,8 @@ void add_make_model(CLI::App& app, Action& action) {
     action = [o, shard_mb] {
       o->max_shard_bytes = *shard_mb << 20;
       MadeModel m = make_model(*o);
-      spdlog::info("{}: {:.3f} B parameters, {:.2f} GiB {} in {} files; text {} layers x {}, vocab {}; "
-                   "vision {} layers x {}, {} image features", o->out_dir, m.parameters / 1e9,
-                   m.bytes / double(1ull << 30), m.dtype, m.files.size(), m.config.text.num_hidden_layers,
-                   m.config.text.hidden_size, m.config.text.vocab_size, m.config.vision.num_hidden_layers,
-                   m.config.vision.hidden_size, m.config.num_image_features());
+      spdlog::info("{}: {:.3f} B parameters, {:.2f} GiB {} in {} files; {}", o->out_dir, m.parameters / 1e9,
+                   m.bytes / double(1ull << 30), m.dtype, m.files.size(), m.summary);
       return 0;
     };
   });

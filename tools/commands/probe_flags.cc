@@ -11,8 +11,8 @@ namespace lvlm::cli {
 
 void add_probe_flags(CLI::App& sub, ProbeFlags& f) {
   ProbeRequest& r = f.request;
-  sub.add_option("--template", r.template_name, "prompt template: llava_v1, vicuna_v1, llava-hf, raw")
-      ->capture_default_str();
+  sub.add_option("--template", r.template_name,
+                 "prompt template (default: the model family's); LLaVA: llava_v1 (its default), vicuna_v1, llava-hf, raw");
   sub.add_flag("--pad-square", r.pad_square, "pad the image to a square with the mean colour first (original LLaVA)");
   sub.add_option("--max-new-tokens", r.max_new_tokens, "greedy decoding stops after this many tokens or at EOS")
       ->capture_default_str()->check(CLI::Range(1, 4096));

@@ -3,8 +3,9 @@
 // vision_config takes the LLaVA-1.5 CLIP-L/336 geometry that LlavaConfig substitutes.
 #include <tuple>
 
+#include "config.h"
+
 #include "lvlm_probe/json.h"
-#include "lvlm_probe/model_config.h"
 
 namespace lvlm {
 namespace {
@@ -191,13 +192,6 @@ LlavaConfig load_llava_config(const std::string& model_dir) {
     }
   }
   return c;
-}
-
-std::string read_architecture(const std::string& model_dir) {
-  Json j = read_json_file(join_path(model_dir, "config.json"));
-  auto arch = j.find("architectures");
-  if (arch == j.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) return "";
-  return (*arch)[0].get<std::string>();
 }
 
 }  // namespace lvlm

@@ -7,8 +7,9 @@
 
 #include <algorithm>
 
-#include "clip.h"
-#include "llama.h"
+#include "../clip_vision.h"
+#include "../decoder.h"
+#include "config.h"
 #include "names.h"
 
 namespace lvlm::llava {
@@ -23,8 +24,8 @@ struct Projector {
 // selected feature layer, CLIP's post-layernorm, and a stored LM head when the head is tied.
 bool expected_unused(const std::string& name, const WeightNames& n, int vision_layers_used, bool tied) {
   if (tied && name == n.lm_head) return true;
-  if (name.rfind(n.vision + "post_layernorm.", 0) == 0) return true;
-  const std::string layers = n.vision + "encoder.layers.";
+  if (name.rfind(clip_post_norm_name(n.vision) + ".", 0) == 0) return true;
+  const std::string layers = clip_layers_prefix(n.vision);
   if (name.rfind(layers, 0) == 0) return std::stoi(name.substr(layers.size())) >= vision_layers_used;
   return false;
 }
@@ -44,9 +45,10 @@ class LlavaModel final : public VisionLanguageModel {
     const int vision_layers = config.vision_hidden_state_index();
     vision_ = std::make_unique<ClipVisionTower>(w, names.vision, config.vision, vision_layers);
     const int64_t vd = config.vision.hidden_size, td = config.text.hidden_size;
-    projector_.linear_1 = Linear::load(w, names.projector + "linear_1", td, vd, config.projector_bias);
-    projector_.linear_2 = Linear::load(w, names.projector + "linear_2", td, td, config.projector_bias);
-    decoder_ = std::make_unique<LlamaDecoder>(w, names.text, config.text);
+    projector_.linear_1 = Linear::load(w, names.projector_linear(1), td, vd, config.projector_bias);
+    projector_.linear_2 = Linear::load(w, names.projector_linear(2), td, td, config.projector_bias);
+    decoder_ = std::make_unique<Decoder>(w, names.text, config.text);
+    rope_ = Rope::make(config.text.head_dim, config.text.rope_theta, config.text.rope_linear_factor, device);
     if (config.text.tie_word_embeddings) {
       lm_head_ = decoder_->embedding_table();
     } else {
@@ -62,7 +64,8 @@ class LlavaModel final : public VisionLanguageModel {
 
   const ModelInfo& info() const override { return info_; }
 
-  at::Tensor encode_image(const at::Tensor& pixel_values) override {
+  at::Tensor encode_image(const ImageInput& image) override {
+    const at::Tensor& pixel_values = image.pixel_values;
     const int64_t size = config_.vision.image_size;
     if (pixel_values.dim() != 4 || pixel_values.size(1) != 3 || pixel_values.size(2) != size || pixel_values.size(3) != size)
       throw UsageError("pixel_values must be [1, 3, " + std::to_string(size) + ", " + std::to_string(size) + "]");
@@ -80,10 +83,16 @@ class LlavaModel final : public VisionLanguageModel {
     return decoder_->embed(at::tensor(wide, at::TensorOptions().dtype(at::kLong)));
   }
 
-  PromptEmbedding embed_prompt(const std::vector<int>& ids, const at::Tensor& image_features) override;
+  PromptEmbedding embed_prompt(const std::vector<int>& ids, const ImageInput& image,
+                               const at::Tensor& image_features) override;
 
-  at::Tensor forward(const at::Tensor& embeddings, KVCache* cache, const ForwardOptions& options) override {
-    return decoder_->forward(embeddings, cache, options);
+  // LLaMA's 1-D RoPE: at the cache slots unless positions are given.
+  at::Tensor forward(const at::Tensor& embeddings, const at::Tensor& position_ids, KVCache* cache,
+                     const ForwardOptions& options) override {
+    const int64_t start = cache ? cache->length : 0;
+    auto [cos, sin] = position_ids.defined() ? rope_.cos_sin(position_ids[0], embeddings.scalar_type())
+                                             : rope_.cos_sin(start, embeddings.size(0), embeddings.scalar_type());
+    return decoder_->forward(embeddings, cos, sin, cache, options);
   }
   KVCache new_cache(int64_t capacity) const override { return decoder_->new_cache(capacity); }
   at::Tensor final_norm(const at::Tensor& hidden) const override { return decoder_->final_norm(hidden); }
@@ -92,7 +101,7 @@ class LlavaModel final : public VisionLanguageModel {
 
  private:
   void fill_info(at::ScalarType dtype, at::Device device) {
-    info_.family = "llava";
+    info_.family = family().name();
     info_.architecture = config_.architecture;
     info_.path = store_.dir();
     info_.num_layers = config_.text.num_hidden_layers;
@@ -109,24 +118,29 @@ class LlavaModel final : public VisionLanguageModel {
   }
 
   void fill_weight_names(const WeightNames& n) {
-    info_.layer_weights = {n.text + "embed_tokens.weight, " + n.projector + "*, " + n.vision + "*"};
+    const std::string embedding = decoder_embedding_name(n.text);
+    info_.layer_weights = {embedding + ", " + n.projector + "*, " + n.vision + "*"};
     for (int i = 0; i < config_.text.num_hidden_layers; ++i) info_.layer_weights.push_back(n.text_layer(i) + "*");
     info_.head_weights =
-        n.text + "norm.weight, " + (config_.text.tie_word_embeddings ? n.text + "embed_tokens.weight" : n.lm_head);
+        decoder_norm_name(n.text) + ".weight, " + (config_.text.tie_word_embeddings ? embedding : n.lm_head);
   }
 
   LlavaConfig config_;
   WeightStore store_;
   std::unique_ptr<ClipVisionTower> vision_;
   Projector projector_;
-  std::unique_ptr<LlamaDecoder> decoder_;
+  std::unique_ptr<Decoder> decoder_;
+  Rope rope_;
   at::Tensor lm_head_;
   ModelInfo info_;
 };
 
 // One image token becomes num_image_features positions (transformers 4.40's merge); a prompt that
 // already holds a run of exactly that many image tokens (newer processors) is filled in place.
-PromptEmbedding LlavaModel::embed_prompt(const std::vector<int>& ids, const at::Tensor& image_features) {
+// Positions are the slots (position_ids undefined).
+PromptEmbedding LlavaModel::embed_prompt(const std::vector<int>& ids, const ImageInput& image,
+                                         const at::Tensor& image_features) {
+  (void)image;  // the features say all LLaVA needs: their count is fixed
   const int image_id = config_.image_token_index;
   const int64_t n = config_.num_image_features();
   std::vector<int64_t> at_ids;
@@ -146,18 +160,20 @@ PromptEmbedding LlavaModel::embed_prompt(const std::vector<int>& ids, const at::
   at::Tensor text = embed_tokens(ids);
   if (at_ids.empty()) {
     out.embeddings = text;
+    out.next_position = text.size(0);
     return out;
   }
   const int64_t first = at_ids.front(), after = at_ids.back() + 1;
   at::Tensor features = image_features.to(text.device(), text.scalar_type());
   out.embeddings = at::cat({text.narrow(0, 0, first), features, text.narrow(0, after, text.size(0) - after)}, 0);
   for (int64_t p = 0; p < n; ++p) out.image_positions.push_back(first + p);
+  out.next_position = out.embeddings.size(0);
   return out;
 }
 
 }  // namespace
 
-std::unique_ptr<VisionLanguageModel> load_llava(const std::string& model_dir, at::ScalarType dtype, at::Device device) {
+std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device) {
   LlavaConfig config = load_llava_config(model_dir);
   WeightStore store = WeightStore::open(model_dir);
   return std::make_unique<LlavaModel>(config, std::move(store), dtype, device);

@@ -1,13 +1,19 @@
+// The LLaVA family (transformers' LlavaForConditionalGeneration): CLIP vision tower + two-layer
+// GELU projector + LLaMA decoder. family() is torch-free (family.cc: config, inspect, processor,
+// make-model); load() builds the model with libtorch (llava.cc). Registered in ../families.inc.
 #pragma once
 
-#include <memory>
+#include <ATen/core/Tensor.h>
 
-#include "../layers.h"
+#include <memory>
+#include <string>
+
+#include "family.h"
 #include "lvlm_probe/models.h"
 
 namespace lvlm::llava {
 
-// Loads a LlavaForConditionalGeneration checkpoint directory (registry entry).
-std::unique_ptr<VisionLanguageModel> load_llava(const std::string& model_dir, at::ScalarType dtype, at::Device device);
+// Loads a LlavaForConditionalGeneration checkpoint directory.
+std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device);
 
 }  // namespace lvlm::llava

@@ -1,37 +1,39 @@
-#include "llama.h"
+#include "decoder.h"
 
 #include <cmath>
 #include <limits>
 
-namespace lvlm::llava {
+#include "block_tensors.h"
 
-LlamaDecoder::LlamaDecoder(WeightLoader& w, const std::string& prefix, const TextConfig& c) : config_(c) {
+namespace lvlm {
+
+Decoder::Decoder(WeightLoader& w, const std::string& prefix, const TextConfig& c) : config_(c) {
   const int64_t d = c.hidden_size, q_dim = int64_t(c.num_attention_heads) * c.head_dim,
                 kv_dim = int64_t(c.num_key_value_heads) * c.head_dim, ff = c.intermediate_size;
-  embed_tokens_ = w.get(prefix + "embed_tokens.weight", {c.vocab_size, d});
+  const bool qkv_bias = c.attention_bias || c.qkv_bias;
+  embed_tokens_ = w.get(decoder_embedding_name(prefix), {c.vocab_size, d});
   for (int i = 0; i < c.num_hidden_layers; ++i) {
-    const std::string l = prefix + "layers." + std::to_string(i) + ".";
+    const DecoderLayerNames n = decoder_layer_names(prefix, i);
     Block b;
-    b.input_norm = RMSNorm::load(w, l + "input_layernorm", d, c.rms_norm_eps);
-    b.post_attention_norm = RMSNorm::load(w, l + "post_attention_layernorm", d, c.rms_norm_eps);
-    b.q = Linear::load(w, l + "self_attn.q_proj", q_dim, d, c.attention_bias);
-    b.k = Linear::load(w, l + "self_attn.k_proj", kv_dim, d, c.attention_bias);
-    b.v = Linear::load(w, l + "self_attn.v_proj", kv_dim, d, c.attention_bias);
-    b.o = Linear::load(w, l + "self_attn.o_proj", d, q_dim, c.attention_bias);
-    b.gate = Linear::load(w, l + "mlp.gate_proj", ff, d, c.mlp_bias);
-    b.up = Linear::load(w, l + "mlp.up_proj", ff, d, c.mlp_bias);
-    b.down = Linear::load(w, l + "mlp.down_proj", d, ff, c.mlp_bias);
+    b.input_norm = RMSNorm::load(w, n.input_norm, d, c.rms_norm_eps);
+    b.post_attention_norm = RMSNorm::load(w, n.post_attention_norm, d, c.rms_norm_eps);
+    b.q = Linear::load(w, n.q, q_dim, d, qkv_bias);
+    b.k = Linear::load(w, n.k, kv_dim, d, qkv_bias);
+    b.v = Linear::load(w, n.v, kv_dim, d, qkv_bias);
+    b.o = Linear::load(w, n.o, d, q_dim, c.attention_bias);
+    b.gate = Linear::load(w, n.gate, ff, d, c.mlp_bias);
+    b.up = Linear::load(w, n.up, ff, d, c.mlp_bias);
+    b.down = Linear::load(w, n.down, d, ff, c.mlp_bias);
     blocks_.push_back(std::move(b));
   }
-  norm_ = RMSNorm::load(w, prefix + "norm", d, c.rms_norm_eps);
-  rope_ = Rope::make(c.head_dim, c.rope_theta, c.rope_linear_factor, w.device());
+  norm_ = RMSNorm::load(w, decoder_norm_name(prefix), d, c.rms_norm_eps);
 }
 
-at::Tensor LlamaDecoder::embed(const at::Tensor& ids) const {
+at::Tensor Decoder::embed(const at::Tensor& ids) const {
   return at::embedding(embed_tokens_, ids.to(embed_tokens_.device()));
 }
 
-KVCache LlamaDecoder::new_cache(int64_t capacity) const {
+KVCache Decoder::new_cache(int64_t capacity) const {
   KVCache cache;
   cache.capacity = capacity;
   auto options = embed_tokens_.options();
@@ -42,17 +44,16 @@ KVCache LlamaDecoder::new_cache(int64_t capacity) const {
   return cache;
 }
 
-// x: [S, hidden] at positions [start, start + S). Keys/values go into the cache (when given) and
-// attention runs over everything cached so far. Grouped heads share a key/value head, which is
+// x: [S, hidden] into slots [start, start + S), rotated by cos/sin [S, head_dim]. Keys/values go
+// into the cache (when given) and attention runs over everything cached so far. Grouped heads share a key/value head, which is
 // what transformers' repeat_kv computes.
-at::Tensor LlamaDecoder::attention(const Block& b, int index, const at::Tensor& x, int64_t start,
-                                   KVCache* cache) const {
+at::Tensor Decoder::attention(const Block& b, int index, const at::Tensor& x, const at::Tensor& cos,
+                              const at::Tensor& sin, int64_t start, KVCache* cache) const {
   const int64_t s = x.size(0), hd = config_.head_dim, nh = config_.num_attention_heads,
                 nkv = config_.num_key_value_heads, group = nh / nkv;
   at::Tensor q = b.q(x).view({s, nh, hd}).transpose(0, 1);  // [nh, S, hd]
   at::Tensor k = b.k(x).view({s, nkv, hd}).transpose(0, 1);
   at::Tensor v = b.v(x).view({s, nkv, hd}).transpose(0, 1);
-  auto [cos, sin] = rope_.cos_sin(start, s, x.scalar_type());
   q = apply_rope(q, cos, sin);
   k = apply_rope(k, cos, sin);
   int64_t total = s;
@@ -77,11 +78,12 @@ at::Tensor LlamaDecoder::attention(const Block& b, int index, const at::Tensor& 
   return b.o(out);
 }
 
-at::Tensor LlamaDecoder::mlp(const Block& b, const at::Tensor& x) const {
+at::Tensor Decoder::mlp(const Block& b, const at::Tensor& x) const {
   return b.down(at::silu(b.gate(x)) * b.up(x));
 }
 
-at::Tensor LlamaDecoder::forward(const at::Tensor& embeddings, KVCache* cache, const ForwardOptions& options) const {
+at::Tensor Decoder::forward(const at::Tensor& embeddings, const at::Tensor& cos, const at::Tensor& sin, KVCache* cache,
+                            const ForwardOptions& options) const {
   const int64_t s = embeddings.size(0), start = cache ? cache->length : 0;
   if (cache && start + s > cache->capacity)
     throw RuntimeFailure("KV cache of " + std::to_string(cache->capacity) + " positions is full");
@@ -104,7 +106,7 @@ at::Tensor LlamaDecoder::forward(const at::Tensor& embeddings, KVCache* cache, c
       continue;
     }
     const Block& b = blocks_[i];
-    h = h + attention(b, static_cast<int>(i), b.input_norm(h), start, cache);
+    h = h + attention(b, static_cast<int>(i), b.input_norm(h), cos, sin, start, cache);
     h = h + mlp(b, b.post_attention_norm(h));
     report(static_cast<int>(i) + 1, h);
   }
@@ -112,4 +114,4 @@ at::Tensor LlamaDecoder::forward(const at::Tensor& embeddings, KVCache* cache, c
   return h;
 }
 
-}  // namespace lvlm::llava
+}  // namespace lvlm

@@ -1,14 +1,14 @@
-// CLIP ViT vision tower as transformers' CLIPVisionTransformer runs it for LLaVA: patch embedding
-// + class token + positions, pre-layernorm, encoder layers. Only the layers up to the selected
-// feature layer run; the post-layernorm is never used by LLaVA.
+// CLIP ViT vision tower as transformers' CLIPVisionTransformer runs it for LLaVA-style families:
+// patch embedding + class token + positions, pre-layernorm, encoder layers. Only the layers up to
+// the selected feature layer run; the post-layernorm is never used. A shared building block.
 #pragma once
 
 #include <vector>
 
-#include "../layers.h"
-#include "lvlm_probe/model_config.h"
+#include "block_configs.h"
+#include "layers.h"
 
-namespace lvlm::llava {
+namespace lvlm {
 
 class ClipVisionTower {
  public:
@@ -34,4 +34,4 @@ class ClipVisionTower {
   std::vector<Layer> layers_;
 };
 
-}  // namespace lvlm::llava
+}  // namespace lvlm

@@ -1,27 +1,30 @@
-#include "clip.h"
+#include "clip_vision.h"
 
 #include <cmath>
 
-namespace lvlm::llava {
+#include "block_tensors.h"
+
+namespace lvlm {
 
 ClipVisionTower::ClipVisionTower(WeightLoader& w, const std::string& prefix, const VisionConfig& c, int layers_used)
     : config_(c) {
   const int64_t d = c.hidden_size, p = c.patch_size;
-  patch_weight_ = w.get(prefix + "embeddings.patch_embedding.weight", {d, c.num_channels, p, p});
-  class_embedding_ = w.get(prefix + "embeddings.class_embedding", {d});
-  position_embedding_ = w.get(prefix + "embeddings.position_embedding.weight", {c.num_patches() + 1, d});
-  pre_norm_ = LayerNorm::load(w, prefix + "pre_layrnorm", d, c.layer_norm_eps);  // sic: HF's spelling
+  const ClipEmbeddingNames e = clip_embedding_names(prefix);
+  patch_weight_ = w.get(e.patch_embedding, {d, c.num_channels, p, p});
+  class_embedding_ = w.get(e.class_embedding, {d});
+  position_embedding_ = w.get(e.position_embedding, {c.num_patches() + 1, d});
+  pre_norm_ = LayerNorm::load(w, e.pre_norm, d, c.layer_norm_eps);
   for (int i = 0; i < layers_used; ++i) {
-    const std::string l = prefix + "encoder.layers." + std::to_string(i) + ".";
+    const ClipLayerNames n = clip_layer_names(prefix, i);
     Layer layer;
-    layer.norm1 = LayerNorm::load(w, l + "layer_norm1", d, c.layer_norm_eps);
-    layer.norm2 = LayerNorm::load(w, l + "layer_norm2", d, c.layer_norm_eps);
-    layer.q = Linear::load(w, l + "self_attn.q_proj", d, d, true);
-    layer.k = Linear::load(w, l + "self_attn.k_proj", d, d, true);
-    layer.v = Linear::load(w, l + "self_attn.v_proj", d, d, true);
-    layer.out = Linear::load(w, l + "self_attn.out_proj", d, d, true);
-    layer.fc1 = Linear::load(w, l + "mlp.fc1", c.intermediate_size, d, true);
-    layer.fc2 = Linear::load(w, l + "mlp.fc2", d, c.intermediate_size, true);
+    layer.norm1 = LayerNorm::load(w, n.norm1, d, c.layer_norm_eps);
+    layer.norm2 = LayerNorm::load(w, n.norm2, d, c.layer_norm_eps);
+    layer.q = Linear::load(w, n.q, d, d, true);
+    layer.k = Linear::load(w, n.k, d, d, true);
+    layer.v = Linear::load(w, n.v, d, d, true);
+    layer.out = Linear::load(w, n.out, d, d, true);
+    layer.fc1 = Linear::load(w, n.fc1, c.intermediate_size, d, true);
+    layer.fc2 = Linear::load(w, n.fc2, d, c.intermediate_size, true);
     layers_.push_back(std::move(layer));
   }
 }
@@ -70,4 +73,4 @@ at::Tensor ClipVisionTower::hidden_state(const at::Tensor& pixel_values, int ind
   return h;
 }
 
-}  // namespace lvlm::llava
+}  // namespace lvlm

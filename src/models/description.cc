@@ -1,0 +1,30 @@
+#include "description.h"
+
+#include <cstdio>
+
+namespace lvlm {
+
+std::string size_text(uint64_t bytes) {
+  char buf[32];
+  if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  else std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(bytes) / (1ull << 20));
+  return buf;
+}
+
+std::string count_text(uint64_t n) {
+  char buf[64];
+  const double x = static_cast<double>(n);
+  if (n >= 1000000000ull) std::snprintf(buf, sizeof buf, "%.3f B (%llu)", x / 1e9, static_cast<unsigned long long>(n));
+  else if (n >= 1000000ull) std::snprintf(buf, sizeof buf, "%.3f M (%llu)", x / 1e6, static_cast<unsigned long long>(n));
+  else if (n >= 1000ull) std::snprintf(buf, sizeof buf, "%.3f K (%llu)", x / 1e3, static_cast<unsigned long long>(n));
+  else std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(n));
+  return buf;
+}
+
+uint64_t working_bytes(const TextConfig& t, uint64_t element) {
+  const uint64_t kv = 2ull * t.num_hidden_layers * t.num_key_value_heads * t.head_dim * t.max_position_embeddings * element;
+  const uint64_t lens = 6ull * (t.num_hidden_layers + 1) * t.vocab_size * 8;
+  return kv + lens;
+}
+
+}  // namespace lvlm
