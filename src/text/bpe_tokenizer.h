@@ -16,12 +16,14 @@
 #include <string_view>
 #include <vector>
 
+#include "lvlm_probe/text.h"
+
 namespace lvlm {
 
 // tokenizer.json files are read whole up to this size (Qwen2's is 7 MB, Llama 3's 9 MB).
 constexpr size_t kMaxTokenizerJsonBytes = 64u << 20;
 
-class BpeTokenizer {
+class BpeTokenizer final : public TextTokenizer {
  public:
   // `model_dir`/tokenizer.json. InputError naming the file when it is missing, malformed, or uses
   // what this implementation does not (another model type, byte fallback, pre-tokenizers other
@@ -33,18 +35,18 @@ class BpeTokenizer {
   // = HF `tokenizer(text, add_special_tokens=add_special).input_ids`: add_special applies the
   // file's TemplateProcessing post-processor (BOS and the like; Qwen's has none). Text that is not
   // valid UTF-8 is an InputError (Python strings always are).
-  std::vector<int> encode(const std::string& text, bool add_special = true) const;
+  std::vector<int> encode(const std::string& text, bool add_special = true) const override;
   // = HF `tokenizer.decode(ids, skip_special_tokens=skip_special)`: the tokens' bytes concatenated
   // and read as UTF-8, each malformed sequence becoming one U+FFFD (a token may hold part of a
   // character). Special added tokens are skipped when asked, other added tokens kept; ids
   // outside the vocabulary have no text.
-  std::string decode(const std::vector<int>& ids, bool skip_special = true) const;
+  std::string decode(const std::vector<int>& ids, bool skip_special = true) const override;
   // One token as a reader sees it: its text when that is valid UTF-8, otherwise each byte of a
   // partial character as "<0xNN>"; added tokens as their content; "" for an id without a token.
-  std::string token_text(int id) const;
+  std::string token_text(int id) const override;
 
-  int vocab_size() const;  // one past the largest id of the vocabulary and the added tokens
-  std::optional<int> added_token_id(const std::string& content) const;
+  int vocab_size() const override;  // one past the largest id of the vocabulary and the added tokens
+  std::optional<int> added_token_id(const std::string& content) const override;
   std::optional<int> token_id(const std::string& byte_level_token) const;  // vocabulary or added
   bool is_special(int id) const;
 

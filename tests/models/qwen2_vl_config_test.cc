@@ -46,11 +46,12 @@ TEST(QwenConfig, NestedTextConfigAndRewrittenRopeScaling) {
   EXPECT_EQ(c.image_token_id, 432);
 }
 
-// Omitted keys take transformers' defaults (Qwen2-VL-7B's vision, the 72B text geometry).
+// Omitted keys take transformers' defaults (Qwen2.5-VL-7B's vision, the 72B text geometry).
 TEST(QwenConfig, Defaults) {
-  const Config c = parse_config(R"({"architectures": ["Qwen2_5_VLForConditionalGeneration"],
-      "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})", "config.json");
-  EXPECT_EQ(c.text.hidden_size, 8192);
+  const Config c = parse_config(R"({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "hidden_size": 3584,
+      "num_attention_heads": 28, "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})", "config.json");
+  EXPECT_EQ(c.text.intermediate_size, 29568);
+  EXPECT_EQ(c.text.num_hidden_layers, 80);
   EXPECT_EQ(c.text.num_key_value_heads, 8);
   EXPECT_DOUBLE_EQ(c.text.rope_theta, 1e6);
   EXPECT_DOUBLE_EQ(c.text.rms_norm_eps, 1e-5);
