@@ -43,6 +43,35 @@ TEST(QwenCli, InspectDescribesBothVersions) {
 
 // The released checkpoints' parameter counts (Qwen2-VL-2B-Instruct 2,208,985,600; Qwen2.5-VL-7B-Instruct
 // 8,292,166,656): the presets plan them exactly, and their config.json reads back, without writing 14 GB.
+// `run` through the binary on every fixture case: the chat template's ids, the greedy tokens and
+// the decoded text equal transformers' (float32; bfloat16 on these cases too: every margin is wider
+// than bfloat16 rounding moves it), and the report holds the image's token count.
+TEST(QwenCli, RunEqualsTransformers) {
+  test::TempDir dir;
+  for (const std::string fixture : {"tiny-qwen2-vl", "tiny-qwen2.5-vl"}) {
+    const Json ref = read_json_file(test::data_path(fixture) + "/reference.json");
+    for (const Json& c : ref["cases"]) {
+      for (const std::string dtype : {"f32", "bf16"}) {
+        if (dtype == "bf16" && !c.contains("bf16_rounding_model")) continue;
+        const std::string out = dir.file("r.json"), question = c["question"].get<std::string>();
+        std::string quoted;  // the question in single quotes for the shell
+        for (char ch : question) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+        test::CliResult r = test::run_cli("run --model '" + test::data_path(fixture) + "' --image '" +
+                                          test::data_path("images/" + c["image"].get<std::string>()) + "' --prompt '" +
+                                          quoted + "' --max-new-tokens 8 --no-eos-stop --dtype " + dtype + " --out '" + out + "'");
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        const Json report = read_json_file(out);
+        const std::string at = fixture + " " + dtype + " " + c["image"].get<std::string>();
+        EXPECT_EQ(report["input"]["prompt_ids"], c["input_ids"]) << at;
+        EXPECT_EQ(report["output"]["token_ids"], c["new_token_ids"]) << at;
+        EXPECT_EQ(r.out, c["decoded"].get<std::string>() + "\n") << at;
+        EXPECT_EQ(report["input"]["num_image_features"], c["num_image_tokens"]) << at;
+        EXPECT_EQ(report["model"]["family"], "qwen2_vl") << at;
+      }
+    }
+  }
+}
+
 TEST(QwenMakeModel, ShapePresetsMatchTheReleasedModels) {
   for (const auto& [preset, parameters] : {std::pair{"qwen2-vl-2b-shape", 2208985600ull}, {"qwen2.5-vl-7b-shape", 8292166656ull}}) {
     MakeModelOptions o;
