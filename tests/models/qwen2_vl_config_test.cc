@@ -48,8 +48,8 @@ TEST(QwenConfig, NestedTextConfigAndRewrittenRopeScaling) {
 
 // Omitted keys take transformers' defaults (Qwen2.5-VL-7B's vision, the 72B text geometry).
 TEST(QwenConfig, Defaults) {
-  const Config c = parse_config(R"({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "hidden_size": 3584,
-      "num_attention_heads": 28, "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})", "config.json");
+  const Config c = parse_config(R"({"architectures": ["Qwen2_5_VLForConditionalGeneration"], "hidden_size": 4096,
+      "num_attention_heads": 32, "vision_config": {"out_hidden_size": 4096}, "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}})", "config.json");
   EXPECT_EQ(c.text.intermediate_size, 29568);
   EXPECT_EQ(c.text.num_hidden_layers, 80);
   EXPECT_EQ(c.text.num_key_value_heads, 8);
@@ -80,7 +80,7 @@ TEST(QwenConfig, ErrorsNameTheKey) {
   EXPECT_NE(error(head + R"("rope_scaling": {"type": "yarn", "mrope_section": [2, 3, 3]}})").find("'yarn' is not supported"),
             std::string::npos);
   EXPECT_NE(error(R"({"architectures": ["Qwen2VLForConditionalGeneration"], "hidden_size": 64, "num_attention_heads": 4,
-      "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}})").find("merger's output size 3584 differs from the decoder's hidden_size 64"),
+      "num_key_value_heads": 2, "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]}})").find("merger's output size 3584 differs from the decoder's hidden_size 64"),
             std::string::npos);
   EXPECT_NE(error(R"({"architectures": ["Qwen3VLForConditionalGeneration"]})").find("is not Qwen2-VL or Qwen2.5-VL"),
             std::string::npos);

@@ -71,7 +71,8 @@ lvlm::TextConfig parse_text(const Json& j, const std::string& origin, const std:
   t.intermediate_size = json_get(j, "intermediate_size", t.intermediate_size, origin);
   t.num_hidden_layers = json_get(j, "num_hidden_layers", t.num_hidden_layers, origin);
   t.num_attention_heads = json_get(j, "num_attention_heads", t.num_attention_heads, origin);
-  t.num_key_value_heads = json_get(j, "num_key_value_heads", t.num_attention_heads, origin);
+  // Qwen2VLTextConfig: 8 when omitted, the head count when written as null.
+  t.num_key_value_heads = json_get(j, "num_key_value_heads", j.contains("num_key_value_heads") ? t.num_attention_heads : 8, origin);
   t.max_position_embeddings = json_get(j, "max_position_embeddings", t.max_position_embeddings, origin);
   t.rms_norm_eps = json_get(j, "rms_norm_eps", t.rms_norm_eps, origin);
   t.rope_theta = json_get(j, "rope_theta", t.rope_theta, origin);
