@@ -115,6 +115,7 @@ std::vector<TokenTrace> probe(VisionLanguageModel& m, const Fixture& f, const Js
   LensOptions options;
   options.mode = mode;
   options.divergence = divergence;
+  options.keep_hidden = hidden != nullptr;
   LogitLens lens(m, options);
   GenerateOptions gen;
   gen.max_new_tokens = f.reference["compute"]["max_new_tokens"].get<int>();
@@ -210,12 +211,15 @@ TEST_P(QwenParity, Bfloat16WithinRounding) {
 // A skipped block passes the residual through: its layer equals the one before.
 TEST_P(QwenParity, SkippedBlockIsIdentity) {
   VisionLanguageModel& m = model(GetParam().fixture, "f32");
-  LogitLens lens(m, {});
+  LensOptions options;
+  options.keep_hidden = true;
+  LogitLens lens(m, options);
   GenerateOptions gen;
   gen.max_new_tokens = 2;
   gen.observer = &lens;
   gen.skip_layers = {2};
   generate_greedy(m, c()["input_ids"].get<std::vector<int>>(), case_image(f(), c()), gen);
+  ASSERT_EQ(lens.hidden().size(), 2u);
   for (const at::Tensor& h : lens.hidden()) {
     EXPECT_TRUE(h[2].equal(h[1]));
     EXPECT_FALSE(h[3].equal(h[2]));
