@@ -72,6 +72,7 @@ struct Case {
   std::string fixture;
   int index;
 };
+void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << " case " << c.index; }  // test names in ctest
 
 class QwenParity : public ::testing::TestWithParam<Case> {
  protected:
