@@ -1,9 +1,9 @@
 // config.json -> LlavaConfig, following transformers 4.40's LlavaConfig/LlamaConfig/
 // CLIPVisionConfig constructors: omitted keys take those classes' defaults, and an omitted
 // vision_config takes the LLaVA-1.5 CLIP-L/336 geometry that LlavaConfig substitutes.
-#include <tuple>
-
 #include "config.h"
+
+#include <tuple>
 
 #include "lvlm_probe/json.h"
 
