@@ -113,8 +113,17 @@ def dola(p, q):
 
 
 def lens_stats(model, stream, token_id):
-    norm = model.language_model.model.norm
-    head = model.language_model.get_output_embeddings()
+    out = lens_distributions(model.language_model.model.norm, model.language_model.get_output_embeddings(), stream,
+                             token_id)
+    h = stream.double()
+    cos = lambda a, b: float((a @ b) / (a.norm() * b.norm()))  # noqa: E731
+    last = stream.shape[0] - 1
+    return out, [float(v) for v in h.norm(dim=-1)], [None] + [cos(h[l - 1], h[l]) for l in range(1, last + 1)], \
+        [cos(h[l], h[last]) for l in range(last + 1)]
+
+
+def lens_distributions(norm, head, stream, token_id):
+    """Per lens mode (norm, raw, hf) the statistics of the [L+1, hidden] residual stream's layers."""
     last = stream.shape[0] - 1
     with torch.no_grad():
         inputs = {
@@ -138,10 +147,7 @@ def lens_stats(model, stream, token_id):
                 "top5_ids": [[int(i) for i in o] for o in order],
                 "top5_probs": [[float(r[i]) for i in o] for r, o in zip(p, order)],
             }
-    h = stream.double()
-    cos = lambda a, b: float((a @ b) / (a.norm() * b.norm()))  # noqa: E731
-    return out, [float(v) for v in h.norm(dim=-1)], [None] + [cos(h[l - 1], h[l]) for l in range(1, last + 1)], \
-        [cos(h[l], h[last]) for l in range(last + 1)]
+    return out
 
 
 def gold_report(model, pixel_values, prompt_ids, max_new_tokens, stop_at_eos, image, model_name):

@@ -42,8 +42,8 @@ from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from make_nano_refs import dola, js  # noqa: E402  (the lens definitions lvlm-probe's gold uses)
-from make_variant_models import BF16_UNIT_ROUNDOFF, RUNS, SAFETY, RoundingNoise  # noqa: E402
+from make_nano_refs import lens_distributions  # noqa: E402  (the lens definitions of the gold reports)
+from make_variant_models import lead, rounding_runs  # noqa: E402  (the bf16 rounding model)
 
 # Qwen2's pre-tokenizer (tokenizer.json of every Qwen2 / Qwen2-VL / Qwen2.5-VL checkpoint).
 QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
@@ -100,7 +100,6 @@ CASES = [
     ("odd/png_rgb8.png", "Wie viele Tiere? Ça va… 😀"),
 ]
 MAX_NEW_TOKENS = 8
-TOP_K = 5
 MIN_MARGIN = 0.02
 TOKENIZER_TEXTS = [
     "Hello world", "What is in the image?", "  leading and trailing spaces  ", "Tabs\tand\nnewlines\n\n\nand\r\nCRLF",
@@ -344,35 +343,6 @@ def streams_of(model, ids, pixels, grid, steps):
     return new, streams, attentions, [s[0] for s in out.scores]
 
 
-def lens_stats(norm, head, stream, token_id):
-    """Lens statistics as make_nano_refs.lens_stats (norm, raw, hf modes) for one step's stream."""
-    last = stream.shape[0] - 1
-    with torch.no_grad():
-        inputs = {"norm": norm(stream), "raw": stream, "hf": torch.cat([stream[:last], norm(stream[last:])])}
-        out = {}
-        for mode, x in inputs.items():
-            logits = head(x).float().double().numpy()
-            p = np.exp(logits - logits.max(-1, keepdims=True))
-            p /= p.sum(-1, keepdims=True)
-            order = [np.lexsort((np.arange(len(r)), -r))[:TOP_K] for r in p]
-            out[mode] = {
-                "p_token": [float(r[token_id]) for r in p],
-                "rank": [int(1 + (r > r[token_id]).sum()) for r in p],
-                "entropy": [float(-(r[r > 0] * np.log(r[r > 0])).sum()) for r in p],
-                "jsd_prev": [None] + [js(p[l - 1], p[l]) for l in range(1, last + 1)],
-                "jsd_final": [js(p[l], p[last]) for l in range(last + 1)],
-                "dola_prev": [None] + [dola(p[l - 1], p[l]) for l in range(1, last + 1)],
-                "top5_ids": [[int(i) for i in o] for o in order],
-                "top5_probs": [[float(r[i]) for i in o] for r, o in zip(p, order)],
-            }
-    return out
-
-
-def margin(scores, token):
-    others = torch.cat([scores[:token], scores[token + 1:]])
-    return (scores[token] - others.max()).item()
-
-
 def run_case(model, tok, image_processor, case, compute):
     image, text, pixels, grid, ids = prepare(tok, image_processor, model, case)
     mask = torch.ones_like(ids)
@@ -385,8 +355,8 @@ def run_case(model, tok, image_processor, case, compute):
     _, _, norm, head = text_parts(model)
     steps = []
     for s, (token, stream, attn, score) in enumerate(zip(new, streams, attentions, scores)):
-        steps.append({"step": s, "token_id": token, "margin": margin(score.float(), token),
-                      "residual": stream.float().tolist(), "lens": lens_stats(norm, head, stream, token),
+        steps.append({"step": s, "token_id": token, "margin": lead(score.float(), token),
+                      "residual": stream.float().tolist(), "lens": lens_distributions(norm, head, stream, token),
                       "attention_last_row": attn.float().tolist()})
     image_positions = (ids[0] == model.config.image_token_id).nonzero().flatten().tolist()
     return {
@@ -422,23 +392,9 @@ def rounding_tolerances(model, ids, pixels, grid, new_tokens, reference_stream):
     assert logits.argmax(-1).tolist() == new_tokens, "teacher-forced pass disagrees with generate()"
     drift = max(((a - b.double()).norm() / b.double().norm()).item() for a, b in zip(hidden, reference_stream))
     assert drift < 1e-4, "teacher-forced stream differs from generate's: %g" % drift
-    leads = [margin(z, t) for z, t in zip(logits, new_tokens)]
-    errors, erosions = [], []
-    for run in range(RUNS):
-        with RoundingNoise(run):
-            h, z = forward()
-        errors.append([((a - b).norm() / a.norm()).item() for a, b in zip(hidden, h)])
-        erosions.append([m - margin(zs, t) for zs, t, m in zip(z, new_tokens, leads)])
-    error_max = [max(e[layer] for e in errors) for layer in range(len(hidden))]
-    erosion_max = [max(0.0, max(e[step] for e in erosions)) for step in range(len(new_tokens))]
-    return {
-        "unit_roundoff": BF16_UNIT_ROUNDOFF, "runs": RUNS, "safety_factor": SAFETY,
-        "what": "prompt's last position, residual stream layers 0..L (steps[0].residual); greedy step margins",
-        "hidden_relative_error_max": error_max,
-        "hidden_tolerance": [max(SAFETY * e, BF16_UNIT_ROUNDOFF) for e in error_max],
-        "margin_erosion_max": erosion_max,
-        "margin_bound": [SAFETY * e for e in erosion_max],
-    }
+    model_summary = rounding_runs(forward, hidden, logits, new_tokens)
+    model_summary["what"] = "prompt's last position, residual stream layers 0..L (steps[0].residual); greedy step margins"
+    return model_summary
 
 
 def tokenization(tok):

@@ -238,10 +238,18 @@ def bf16_rounding_model(model, prompt, new_tokens, pixels, ref):
 
     hidden, logits = forward()
     assert logits.argmax(-1).tolist() == new_tokens, "teacher-forced pass disagrees with generate()"
+    return rounding_runs(forward, hidden, logits, new_tokens)
 
-    def lead(z, token):  # how far the token's logit is ahead of the best other one
-        others = torch.cat([z[:token], z[token + 1:]])
-        return (z[token] - others.max()).item()
+
+def lead(z, token):
+    """How far the token's logit is ahead of the best other one."""
+    others = torch.cat([z[:token], z[token + 1:]])
+    return (z[token] - others.max()).item()
+
+
+def rounding_runs(forward, hidden, logits, new_tokens):
+    """The rounding model's tolerances: `forward()` -> (hidden states, per-step logits) rerun RUNS
+    times under RoundingNoise and compared with the unperturbed `hidden`, `logits`."""
     leads = [lead(z, t) for z, t in zip(logits, new_tokens)]
     errors, erosions = [], []
     for run in range(RUNS):

@@ -24,6 +24,9 @@ std::vector<float> rescale_normalize(const ImageU8& image, const Normalization& 
 // `key`: 3 numbers (or one for all channels); absent or null = fallback. InputError naming the key.
 std::array<double, 3> read_triple(const Json& j, const char* key, const std::array<double, 3>& fallback,
                                   const std::string& origin);
+// do_rescale, rescale_factor, do_normalize, image_mean, image_std; absent or null keys keep
+// `defaults`. InputError naming the key, also for a standard deviation of 0.
+Normalization read_normalization(const Json& j, const Normalization& defaults, const std::string& origin);
 // `resample`: PIL's filter number (absent = 3, bicubic). InputError for NEAREST and unknown numbers.
 ResampleFilter read_resample(const Json& j, const std::string& origin);
 

@@ -93,6 +93,18 @@ ResampleFilter read_resample(const Json& j, const std::string& origin) {
   return static_cast<ResampleFilter>(r);
 }
 
+Normalization read_normalization(const Json& j, const Normalization& defaults, const std::string& origin) {
+  Normalization n;
+  n.do_rescale = json_get<bool>(j, "do_rescale", defaults.do_rescale, origin);
+  n.rescale_factor = json_get<double>(j, "rescale_factor", defaults.rescale_factor, origin);
+  n.do_normalize = json_get<bool>(j, "do_normalize", defaults.do_normalize, origin);
+  n.mean = read_triple(j, "image_mean", defaults.mean, origin);
+  n.std = read_triple(j, "image_std", defaults.std, origin);
+  for (double s : n.std)
+    if (n.do_normalize && s == 0.0) throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+  return n;
+}
+
 }  // namespace image_steps
 
 ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std::string& origin) {
@@ -125,14 +137,10 @@ ClipPreprocessConfig parse_preprocessor_config(std::string_view text, const std:
     c.crop_height = s.height, c.crop_width = s.width;
     check_area(c.crop_height, c.crop_width, "crop_size", origin);
   }
-  c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
-  c.rescale_factor = json_get<double>(j, "rescale_factor", c.rescale_factor, origin);
-  c.do_normalize = json_get<bool>(j, "do_normalize", c.do_normalize, origin);
-  c.image_mean = image_steps::read_triple(j, "image_mean", c.image_mean, origin);
-  c.image_std = image_steps::read_triple(j, "image_std", c.image_std, origin);
-  for (double s : c.image_std)
-    if (c.do_normalize && s == 0.0)
-      throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+  const image_steps::Normalization n = image_steps::read_normalization(
+      j, {c.do_rescale, c.rescale_factor, c.do_normalize, c.image_mean, c.image_std}, origin);
+  c.do_rescale = n.do_rescale, c.rescale_factor = n.rescale_factor, c.do_normalize = n.do_normalize;
+  c.image_mean = n.mean, c.image_std = n.std;
   return c;
 }
 

@@ -7,7 +7,6 @@
 
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/json.h"
-#include "pixel_steps.h"
 
 namespace lvlm {
 namespace {
@@ -40,13 +39,7 @@ Qwen2VLImageConfig parse_qwen2_vl_image_config(std::string_view text, const std:
   Qwen2VLImageConfig c;
   c.do_resize = json_get<bool>(j, "do_resize", c.do_resize, origin);
   c.resample = image_steps::read_resample(j, origin);
-  c.do_rescale = json_get<bool>(j, "do_rescale", c.do_rescale, origin);
-  c.rescale_factor = json_get<double>(j, "rescale_factor", c.rescale_factor, origin);
-  c.do_normalize = json_get<bool>(j, "do_normalize", c.do_normalize, origin);
-  c.image_mean = image_steps::read_triple(j, "image_mean", c.image_mean, origin);
-  c.image_std = image_steps::read_triple(j, "image_std", c.image_std, origin);
-  for (double s : c.image_std)
-    if (c.do_normalize && s == 0.0) throw InputError(origin, "key 'image_std': a standard deviation of 0 divides by zero");
+  c.normalization = image_steps::read_normalization(j, c.normalization, origin);
   c.min_pixels = pixel_count(j, "min_pixels", c.min_pixels, origin);
   c.max_pixels = pixel_count(j, "max_pixels", c.max_pixels, origin);
   c.patch_size = small_positive(j, "patch_size", c.patch_size, origin);
@@ -92,8 +85,7 @@ Qwen2VLPixels preprocess_qwen2_vl(const ImageU8& image, const Qwen2VLImageConfig
   } else if (image.height % factor || image.width % factor) {
     throw InputError(origin, "with do_resize false the image's sides must be multiples of " + std::to_string(factor));
   }
-  const std::vector<float> chw = image_steps::rescale_normalize(
-      resized, {c.do_rescale, c.rescale_factor, c.do_normalize, c.image_mean, c.image_std});
+  const std::vector<float> chw = image_steps::rescale_normalize(resized, c.normalization);
   Qwen2VLPixels out;
   out.resized_width = resized.width, out.resized_height = resized.height;
   const int P = c.patch_size, T = c.temporal_patch_size, m = c.merge_size;

@@ -12,17 +12,16 @@
 #include <vector>
 
 #include "lvlm_probe/image.h"
+#include "pixel_steps.h"
 
 namespace lvlm {
 
 struct Qwen2VLImageConfig {
   bool do_resize = true;
   ResampleFilter resample = ResampleFilter::bicubic;
-  bool do_rescale = true;
-  double rescale_factor = 1.0 / 255.0;
-  bool do_normalize = true;
-  std::array<double, 3> image_mean = {0.48145466, 0.4578275, 0.40821073};  // OPENAI_CLIP_MEAN
-  std::array<double, 3> image_std = {0.26862954, 0.26130258, 0.27577711};  // OPENAI_CLIP_STD
+  // rescale by 1/255 and normalize with OPENAI_CLIP_MEAN / OPENAI_CLIP_STD unless the file says otherwise
+  image_steps::Normalization normalization = {
+      true, 1.0 / 255.0, true, {0.48145466, 0.4578275, 0.40821073}, {0.26862954, 0.26130258, 0.27577711}};
   int64_t min_pixels = 56 * 56, max_pixels = 28 * 28 * 1280;
   int patch_size = 14, temporal_patch_size = 2, merge_size = 2;
 };

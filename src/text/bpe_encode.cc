@@ -7,8 +7,9 @@
 #include <utf8proc.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdlib>
+#include <queue>
+#include <tuple>
 
 #include "bpe_impl.h"
 #include "lvlm_probe/common.h"
@@ -90,21 +91,22 @@ std::string nfc(std::string_view text) {
   utf8proc_uint8_t* out = nullptr;
   const auto n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(text.data()),
                               static_cast<utf8proc_ssize_t>(text.size()), &out, static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_COMPOSE));
-  if (n < 0) throw InputError("text", std::string("cannot be normalised: ") + utf8proc_errmsg(n));
+  if (n < 0) throw InputError("prompt text", std::string("cannot be normalised: ") + utf8proc_errmsg(n));
   std::string result(reinterpret_cast<const char*>(out), static_cast<size_t>(n));
   std::free(out);
   return result;
 }
 
-bool valid_utf8(std::string_view s) {
+// Where `s` stops being valid UTF-8 (surrogates and overlong forms included), or npos.
+size_t invalid_utf8_at(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     utf8proc_int32_t cp;
     const auto n = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
                                     static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
-    if (n <= 0) return false;
+    if (n <= 0) return i;
     i += static_cast<size_t>(n);
   }
-  return true;
+  return std::string_view::npos;
 }
 
 }  // namespace
@@ -150,40 +152,59 @@ std::vector<std::string_view> BpeRegex::split_isolated(std::string_view text) co
   return out;
 }
 
+// Merges by a queue ordered by (rank, position), as models/bpe/word.rs: O(n log n) in the word's
+// length, so a long run of letters in a prompt cannot stall encoding. A queued pair is stale once
+// either side has grown (sides only ever grow), which the recorded lengths detect.
 std::vector<int> BpeTokenizer::Impl::bpe(std::string_view word) const {
   if (ignore_merges)
     if (auto it = vocab.find(std::string(word)); it != vocab.end()) return {it->second};
-  std::vector<std::string> parts;  // one byte-level character each to start with
+  struct Symbol {
+    std::string text;
+    int prev, next;
+    bool alive = true;
+  };
+  std::vector<Symbol> symbols;  // one byte-level character each to start with
   for (size_t i = 0, len = 0; i < word.size(); i += len) {
     code_point(word, i, &len);
-    parts.emplace_back(word.substr(i, len));
+    const int index = static_cast<int>(symbols.size());
+    symbols.push_back({std::string(word.substr(i, len)), index - 1, index + 1});
   }
-  while (parts.size() > 1) {
-    int best = INT_MAX;
-    for (size_t i = 0; i + 1 < parts.size(); ++i)
-      if (auto it = merge_rank.find(parts[i] + '\0' + parts[i + 1]); it != merge_rank.end()) best = std::min(best, it->second);
-    if (best == INT_MAX) break;
-    std::vector<std::string> merged;  // every occurrence of the best pair, left to right
-    for (size_t i = 0; i < parts.size(); ++i) {
-      auto it = i + 1 < parts.size() ? merge_rank.find(parts[i] + '\0' + parts[i + 1]) : merge_rank.end();
-      if (it != merge_rank.end() && it->second == best) {
-        merged.push_back(parts[i] + parts[i + 1]);
-        ++i;
-      } else {
-        merged.push_back(std::move(parts[i]));
-      }
-    }
-    parts = std::move(merged);
+  if (!symbols.empty()) symbols.back().next = -1;
+  using Pair = std::tuple<int, int, size_t, size_t>;  // rank, left position, left length, right length
+  std::priority_queue<Pair, std::vector<Pair>, std::greater<>> queue;
+  auto push = [&](int left) {
+    const int right = symbols[static_cast<size_t>(left)].next;
+    if (right < 0) return;
+    const auto& l = symbols[static_cast<size_t>(left)].text;
+    const auto& r = symbols[static_cast<size_t>(right)].text;
+    if (auto it = merge_rank.find(l + '\0' + r); it != merge_rank.end()) queue.emplace(it->second, left, l.size(), r.size());
+  };
+  for (int i = 0; i < static_cast<int>(symbols.size()); ++i) push(i);
+  while (!queue.empty()) {
+    const auto [rank, left, left_size, right_size] = queue.top();
+    queue.pop();
+    Symbol& l = symbols[static_cast<size_t>(left)];
+    if (!l.alive || l.next < 0 || l.text.size() != left_size) continue;
+    Symbol& r = symbols[static_cast<size_t>(l.next)];
+    if (r.text.size() != right_size) continue;
+    l.text += r.text;
+    r.alive = false;
+    l.next = r.next;
+    if (l.next >= 0) symbols[static_cast<size_t>(l.next)].prev = left;
+    if (l.prev >= 0) push(l.prev);
+    push(left);
   }
   std::vector<int> ids;
-  for (const auto& p : parts)
-    if (auto it = vocab.find(p); it != vocab.end()) ids.push_back(it->second);  // no unk token: dropped, as tokenizers
+  for (const auto& s : symbols)
+    if (s.alive)
+      if (auto it = vocab.find(s.text); it != vocab.end()) ids.push_back(it->second);  // no unk: dropped, as tokenizers
   return ids;
 }
 
 std::vector<int> BpeTokenizer::encode(const std::string& text, bool add_special) const {
   const Impl& m = *impl_;
-  if (!valid_utf8(text)) throw InputError("text", "not valid UTF-8");
+  if (const size_t bad = invalid_utf8_at(text); bad != std::string_view::npos)
+    throw InputError("prompt text", "not valid UTF-8 at byte " + std::to_string(bad));
   std::vector<int> ids(add_special ? m.prefix_ids : std::vector<int>{});
   auto encode_plain = [&](std::string_view piece) {
     std::string with_prefix;

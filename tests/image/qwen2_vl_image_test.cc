@@ -71,7 +71,7 @@ TEST(QwenImage, PatchRowsComeInMergeGroupOrderWithTheFrameRepeated) {
   for (int y = 0; y < 28; ++y)
     for (int x = 0; x < 56; ++x) img.rgb.insert(img.rgb.end(), {uint8_t(x), uint8_t(y), 0});
   Qwen2VLImageConfig c;
-  c.do_resize = c.do_rescale = c.do_normalize = false;
+  c.do_resize = c.normalization.do_rescale = c.normalization.do_normalize = false;
   const Qwen2VLPixels p = preprocess_qwen2_vl(img, c);
   ASSERT_EQ(p.rows, 8);
   ASSERT_EQ(p.cols, 3 * 2 * 14 * 14);

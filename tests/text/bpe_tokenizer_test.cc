@@ -106,6 +106,17 @@ TEST(BpeTokenizer, MergesApplyLowestRankFirstAndLeftmostWhenOverlapping) {
   EXPECT_EQ(t.encode("ab"), (std::vector<int>{id_of(t, "ab")}));
 }
 
+TEST(BpeTokenizer, LongWordsMergeAsShortOnes) {
+  // 100,000 letters in one pre-token: the merge queue handles them (a rescan per merge would not).
+  const BpeTokenizer t = parse(tiny_tokenizer({"ab", "abab"}, {"a b", "ab ab"}));
+  std::string word;
+  for (int i = 0; i < 50000; ++i) word += "ab";
+  const auto ids = t.encode(word + "a");
+  ASSERT_EQ(ids.size(), 25001u);
+  EXPECT_EQ(ids.front(), id_of(t, "abab"));
+  EXPECT_EQ(ids.back(), 'a');
+}
+
 TEST(BpeTokenizer, MergePairsAndMergeStringsAreTheSame) {
   const BpeTokenizer strings = parse(tiny_tokenizer({"ab"}, {"a b"}));
   const BpeTokenizer pairs = parse(tiny_tokenizer({"ab"}, Json::array({Json::array({"a", "b"})})));
@@ -146,7 +157,8 @@ TEST(BpeTokenizer, PartialCharactersDecodeToOneReplacementEach) {
 
 TEST(BpeTokenizer, InvalidUtf8TextIsRefused) {
   const BpeTokenizer t = parse(tiny_tokenizer({}, Json::array()));
-  EXPECT_NE(input_error_of([&] { t.encode("a\xFF"); }).find("not valid UTF-8"), std::string::npos);
+  EXPECT_EQ(input_error_of([&] { t.encode("a\xFF"); }), "prompt text: not valid UTF-8 at byte 1");
+  EXPECT_EQ(input_error_of([&] { t.encode("ab\xED\xA0\x80"); }), "prompt text: not valid UTF-8 at byte 2");  // a surrogate
 }
 
 TEST(BpeTokenizer, BadFilesAreInputErrorsNamingTheFileAndKey) {
