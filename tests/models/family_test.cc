@@ -16,12 +16,14 @@ TEST(Families, FoundByArchitectureAndPreset) {
   EXPECT_EQ(find_family("LlavaLlamaForCausalLM"), nullptr);
   EXPECT_EQ(&family_of_model(test::tiny_model()), find_family("LlavaForConditionalGeneration"));
   EXPECT_EQ(family_of_preset("llava-1.5-7b-shape").name(), "llava");
-  EXPECT_EQ(make_model_presets(), (std::vector<std::string>{"tiny", "bench", "llava-1.5-7b-shape"}));
+  EXPECT_EQ(make_model_presets(), (std::vector<std::string>{"tiny", "bench", "llava-1.5-7b-shape", "qwen2-vl-tiny",
+                                                           "qwen2.5-vl-tiny", "qwen2-vl-2b-shape", "qwen2.5-vl-7b-shape"}));
   try {
     family_of_preset("qwen-huge");
     FAIL();
   } catch (const UsageError& e) {
-    EXPECT_STREQ(e.what(), "--preset: 'qwen-huge' is not one of tiny, bench, llava-1.5-7b-shape");
+    EXPECT_STREQ(e.what(), "--preset: 'qwen-huge' is not one of tiny, bench, llava-1.5-7b-shape, qwen2-vl-tiny, qwen2.5-vl-tiny, "
+            "qwen2-vl-2b-shape, qwen2.5-vl-7b-shape");
   }
 }
 
@@ -30,7 +32,8 @@ TEST(Families, UnknownArchitectureNamesTheSupportedOnes) {
   std::ofstream(dir.file("config.json")) << R"({"architectures": ["Qwen9VLForConditionalGeneration"]})";
   EXPECT_EQ(test::input_error_of([&] { family_of_model(dir.path()); }),
             dir.file("config.json") + ": architecture 'Qwen9VLForConditionalGeneration' is not supported "
-                                      "(supported: LlavaForConditionalGeneration)");
+                                      "(supported: LlavaForConditionalGeneration, Qwen2VLForConditionalGeneration, "
+                                      "Qwen2_5_VLForConditionalGeneration)");
   EXPECT_EQ(test::input_error_of([&] { describe_model(dir.path()); }),
             test::input_error_of([&] { family_of_model(dir.path()); }));
 }
