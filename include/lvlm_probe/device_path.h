@@ -24,7 +24,7 @@ bool generic_kernels();
 // True when `t` may go through the CPU's own kernels: it is on the CPU and generic kernels are off.
 bool cpu_kernels_for(const at::Tensor& t);
 
-enum class SyncSite { lens, decode, guard, features, count_ };
+enum class SyncSite { lens, decode, guard, features, attention, count_ };
 const char* sync_site_name(SyncSite site);
 
 // t on the host (a copy when it is elsewhere), counted as one sync at `site`.

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "lvlm_probe/common.h"
+#include "lvlm_probe/device_path.h"
 
 namespace lvlm {
 
@@ -57,7 +58,7 @@ void AttentionProbe::on_prompt(int64_t length, const std::vector<int64_t>& image
 void AttentionProbe::on_attention(int layer, int64_t first, const at::Tensor& queries, const at::Tensor& keys) {
   auto t0 = std::chrono::steady_clock::now();
   at::Tensor weights = attention_row(queries, first, keys, query_);
-  if (groups_.device() != weights.device()) groups_ = groups_.to(weights.device());
+  if (groups_.device() != weights.device()) groups_ = to_device(groups_, weights.device(), SyncSite::attention);
   layers_.push_back(layer);
   masses_.push_back(at::matmul(weights, groups_));  // [heads, 4]
   seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -67,7 +68,7 @@ void AttentionProbe::on_attention(int layer, int64_t first, const at::Tensor& qu
 void AttentionProbe::on_token(int step, int token_id) {
   std::vector<AttentionShares> token;
   if (!masses_.empty()) {
-    const at::Tensor all = at::stack(masses_).to(at::kCPU).contiguous();  // [layers, heads, 4], one copy
+    const at::Tensor all = to_host(at::stack(masses_), SyncSite::attention).contiguous();  // [layers, heads, 4], one copy
     auto m = all.accessor<double, 3>();
     for (size_t i = 0; i < layers_.size(); ++i) {
       AttentionShares s;

@@ -24,6 +24,7 @@ const char* sync_site_name(SyncSite site) {
     case SyncSite::decode: return "decode";
     case SyncSite::guard: return "guard";
     case SyncSite::features: return "features";
+    case SyncSite::attention: return "attention";
     default: return "?";
   }
 }
