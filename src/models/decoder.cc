@@ -4,6 +4,7 @@
 #include <limits>
 #include <vector>
 
+#include "lvlm_probe/common.h"
 #include "lvlm_probe/device_path.h"
 
 #include "block_tensors.h"
@@ -34,6 +35,15 @@ Decoder::Decoder(WeightLoader& w, const std::string& prefix, const TextConfig& c
 
 at::Tensor Decoder::embed(const at::Tensor& ids) const {
   return at::embedding(embed_tokens_, to_device(ids, embed_tokens_.device(), SyncSite::decode));
+}
+
+at::Tensor Decoder::embed_ids(const std::vector<int>& ids) const {
+  for (int id : ids)
+    if (id < 0 || id >= config_.vocab_size)
+      throw UsageError("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                       std::to_string(config_.vocab_size));
+  std::vector<int64_t> wide(ids.begin(), ids.end());
+  return embed(at::tensor(wide, at::TensorOptions().dtype(at::kLong)));
 }
 
 KVCache Decoder::new_cache(int64_t capacity) const {

@@ -19,6 +19,8 @@ class Decoder {
   Decoder(WeightLoader& w, const std::string& prefix, const TextConfig& config);
 
   at::Tensor embed(const at::Tensor& ids) const;  // [S] int64 -> [S, hidden]
+  // The same from host ids; UsageError for an id outside the vocabulary.
+  at::Tensor embed_ids(const std::vector<int>& ids) const;
   // Runs `embeddings` [S, hidden] into cache slots [cache->length, +S) (or [0, S) without a cache),
   // each attending to the slots before it. cos, sin: [S, head_dim] in the compute dtype, the rotary
   // angles of those S positions (Rope::cos_sin, or a family's M-RoPE). Returns the last block's

@@ -27,4 +27,14 @@ uint64_t working_bytes(const TextConfig& t, uint64_t element) {
   return kv + lens;
 }
 
+OrderedJson stored_dtypes(const WeightStore& store, uint64_t* total) {
+  OrderedJson dtypes = OrderedJson::object();
+  *total = 0;
+  for (const auto& [dtype, bytes] : store.bytes_by_dtype()) {
+    dtypes[dtype_name(dtype)] = bytes;
+    *total += bytes;
+  }
+  return dtypes;
+}
+
 }  // namespace lvlm

@@ -5,6 +5,8 @@
 #include <string>
 
 #include "block_configs.h"
+#include "lvlm_probe/checkpoint.h"
+#include "lvlm_probe/json.h"
 
 namespace lvlm {
 
@@ -16,5 +18,7 @@ std::string count_text(uint64_t n);
 // Bytes a probe needs beyond the weights: KV cache for the whole context in the compute dtype,
 // and the lens' float64 [L+1, vocab] working set (a handful of such arrays per step).
 uint64_t working_bytes(const TextConfig& text, uint64_t element);
+// Bytes on disk per stored dtype ({"F32": 1234, ...}); `total` receives their sum.
+OrderedJson stored_dtypes(const WeightStore& store, uint64_t* total);
 
 }  // namespace lvlm

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "lvlm_probe/json.h"
+#include "../model_files.h"
 
 namespace lvlm {
 namespace {
@@ -170,27 +171,9 @@ LlavaConfig parse_llava_config(const std::string& json_text, const std::string& 
 }
 
 LlavaConfig load_llava_config(const std::string& model_dir) {
-  if (!is_directory(model_dir))
-    throw InputError(model_dir, file_exists(model_dir) ? "is not a directory (expected a model directory)"
-                                                       : "model directory does not exist");
-  const std::string path = join_path(model_dir, "config.json");
-  if (!file_exists(path)) throw InputError(path, "missing (not a Hugging Face model directory?)");
-  LlavaConfig c = parse_llava_config(read_file(path, JsonLimits{}.max_bytes), path);
-  // generation_config.json decides where greedy decoding stops, as model.generate does.
-  const std::string gen = join_path(model_dir, "generation_config.json");
-  if (file_exists(gen)) {
-    Json g = read_json_file(gen);
-    auto eos = g.find("eos_token_id");
-    if (eos != g.end() && eos->is_number_integer()) {
-      c.eos_token_ids = {eos->get<int>()};
-    } else if (eos != g.end() && eos->is_array()) {
-      c.eos_token_ids.clear();
-      for (const auto& e : *eos) {
-        if (!e.is_number_integer()) throw InputError(gen, "eos_token_id must hold integers");
-        c.eos_token_ids.push_back(e.get<int>());
-      }
-    }
-  }
+  std::string path;
+  LlavaConfig c = parse_llava_config(read_config_json(model_dir, &path), path);
+  if (auto eos = generation_eos_ids(model_dir)) c.eos_token_ids = *eos;
   return c;
 }
 

@@ -76,12 +76,7 @@ class LlavaModel final : public VisionLanguageModel {
   }
 
   at::Tensor embed_tokens(const std::vector<int>& ids) override {
-    for (int id : ids)
-      if (id < 0 || id >= config_.text.vocab_size)
-        throw UsageError("token id " + std::to_string(id) + " is outside the vocabulary of " +
-                         std::to_string(config_.text.vocab_size));
-    std::vector<int64_t> wide(ids.begin(), ids.end());
-    return decoder_->embed(at::tensor(wide, at::TensorOptions().dtype(at::kLong)));
+    return decoder_->embed_ids(ids);
   }
 
   PromptEmbedding embed_prompt(const std::vector<int>& ids, const ImageInput& image,

@@ -34,12 +34,8 @@ std::string join_ints(const std::vector<int>& v, const char* sep) {
 ModelDescription describe(const std::string& model_dir) {
   const Config c = load_config(model_dir);
   WeightStore store = WeightStore::open(model_dir);
-  OrderedJson dtypes = OrderedJson::object();
   uint64_t disk = 0;
-  for (const auto& [dtype, bytes] : store.bytes_by_dtype()) {
-    dtypes[dtype_name(dtype)] = bytes;
-    disk += bytes;
-  }
+  const OrderedJson dtypes = stored_dtypes(store, &disk);
   const uint64_t params = store.parameter_count();
   const lvlm::TextConfig& t = c.text;
   const VisionConfig& v = c.vision;
