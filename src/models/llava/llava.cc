@@ -12,6 +12,7 @@
 #include "config.h"
 #include "lvlm_probe/device_path.h"
 #include "names.h"
+#include "../image_tokens.h"
 
 namespace lvlm::llava {
 namespace {
@@ -139,27 +140,16 @@ PromptEmbedding LlavaModel::embed_prompt(const std::vector<int>& ids, const Imag
   (void)image;  // the features say all LLaVA needs: their count is fixed
   const int image_id = config_.image_token_index;
   const int64_t n = config_.num_image_features();
-  std::vector<int64_t> at_ids;
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] == image_id) at_ids.push_back(static_cast<int64_t>(i));
-  const bool one = at_ids.size() == 1;
-  const bool expanded = static_cast<int64_t>(at_ids.size()) == n && n > 1 && at_ids.back() - at_ids.front() == n - 1;
-  if (!at_ids.empty() && !one && !expanded)
-    throw UsageError("the prompt holds " + std::to_string(at_ids.size()) + " image tokens (id " +
-                     std::to_string(image_id) + "); expected one, or one run of " + std::to_string(n));
-  if (!at_ids.empty() && !image_features.defined())
-    throw UsageError("the prompt holds an image token but no image was given");
-  if (at_ids.empty() && image_features.defined())
-    throw UsageError("an image was given but the prompt holds no image token (id " + std::to_string(image_id) +
-                     "); add <image> to the prompt or use a template");
+  const ImageTokenRun run = find_image_tokens(ids, image_id, image_features.defined(), n,
+                                              "; add <image> to the prompt or use a template");
   PromptEmbedding out;
   at::Tensor text = embed_tokens(ids);
-  if (at_ids.empty()) {
+  if (run.empty()) {
     out.embeddings = text;
     out.next_position = text.size(0);
     return out;
   }
-  const int64_t first = at_ids.front(), after = at_ids.back() + 1;
+  const int64_t first = run.first, after = run.after();
   at::Tensor features = image_features.to(text.device(), text.scalar_type());
   out.embeddings = at::cat({text.narrow(0, 0, first), features, text.narrow(0, after, text.size(0) - after)}, 0);
   for (int64_t p = 0; p < n; ++p) out.image_positions.push_back(first + p);

@@ -14,6 +14,7 @@
 #include "mrope.h"
 #include "names.h"
 #include "vision.h"
+#include "../image_tokens.h"
 
 namespace lvlm::qwen2_vl {
 namespace {
@@ -111,30 +112,20 @@ class Qwen2VLModel final : public VisionLanguageModel {
 PromptEmbedding Qwen2VLModel::embed_prompt(const std::vector<int>& ids, const ImageInput& image,
                                            const at::Tensor& image_features) {
   const int pad = config_.image_token_id;
-  std::vector<int64_t> at_ids;
-  for (size_t i = 0; i < ids.size(); ++i)
-    if (ids[i] == pad) at_ids.push_back(static_cast<int64_t>(i));
-  if (!at_ids.empty() && !image_features.defined())
-    throw UsageError("the prompt holds an image token but no image was given");
-  if (at_ids.empty() && image_features.defined())
-    throw UsageError("an image was given but the prompt holds no image token (id " + std::to_string(pad) + ")");
+  const bool has_image = image_features.defined();
+  const ImageTokenRun run = find_image_tokens(ids, pad, has_image, has_image ? image_features.size(0) : 0);
   PromptEmbedding out;
-  if (at_ids.empty()) {
+  if (run.empty()) {
     out.embeddings = embed_tokens(ids);
     out.next_position = static_cast<int64_t>(ids.size());
     return out;
   }
   const int64_t n = image_features.size(0);
-  const bool one = at_ids.size() == 1;
-  const bool run = static_cast<int64_t>(at_ids.size()) == n && at_ids.back() - at_ids.front() == n - 1;
-  if (!one && !run)
-    throw UsageError("the prompt holds " + std::to_string(at_ids.size()) + " image tokens (id " + std::to_string(pad) +
-                     "); expected one, or one run of " + std::to_string(n) + " for this image");
-  std::vector<int> expanded(ids.begin(), ids.begin() + at_ids.front());
+  std::vector<int> expanded(ids.begin(), ids.begin() + run.first);
   expanded.insert(expanded.end(), n, pad);
-  expanded.insert(expanded.end(), ids.begin() + at_ids.back() + 1, ids.end());
+  expanded.insert(expanded.end(), ids.begin() + run.after(), ids.end());
   at::Tensor text = embed_tokens(expanded);
-  const int64_t first = at_ids.front();
+  const int64_t first = run.first;
   text.narrow(0, first, n).copy_(image_features.to(text.device(), text.scalar_type()));
   out.embeddings = text;
   for (int64_t p = 0; p < n; ++p) out.image_positions.push_back(first + p);
