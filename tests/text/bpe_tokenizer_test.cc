@@ -31,7 +31,8 @@ TEST_P(QwenTokenizer, IdsEqualTheFastTokenizerOnEveryText) {
 
 TEST_P(QwenTokenizer, DecodingEqualsTheFastTokenizer) {
   const BpeTokenizer tok = BpeTokenizer::load(dir());
-  for (const Json& t : refs()["texts"]) {
+  const Json r = refs();  // kept alive: a range-for over refs()["texts"] would walk a destroyed temporary
+  for (const Json& t : r["texts"]) {
     const auto ids = t["ids"].get<std::vector<int>>();
     EXPECT_EQ(tok.decode(ids, true), t["decode_skip_special"].get<std::string>()) << t["text"];
     EXPECT_EQ(tok.decode(ids, false), t["decode_keep_special"].get<std::string>()) << t["text"];
