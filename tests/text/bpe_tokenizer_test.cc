@@ -32,12 +32,13 @@ TEST_P(QwenTokenizer, IdsEqualTheFastTokenizerOnEveryText) {
 TEST_P(QwenTokenizer, DecodingEqualsTheFastTokenizer) {
   const BpeTokenizer tok = BpeTokenizer::load(dir());
   const Json r = refs();  // kept alive: a range-for over refs()["texts"] would walk a destroyed temporary
+  ASSERT_GE(r["texts"].size(), 20u);
   for (const Json& t : r["texts"]) {
     const auto ids = t["ids"].get<std::vector<int>>();
     EXPECT_EQ(tok.decode(ids, true), t["decode_skip_special"].get<std::string>()) << t["text"];
     EXPECT_EQ(tok.decode(ids, false), t["decode_keep_special"].get<std::string>()) << t["text"];
     for (size_t i = 0; i < ids.size(); ++i)  // one id alone may be part of a character: U+FFFD
-      EXPECT_EQ(tok.decode({ids[i]}, true), t["decode_each"][i].get<std::string>()) << t["text"] << " #" << i;
+      EXPECT_EQ(tok.decode({ids[i]}, false), t["decode_each"][i].get<std::string>()) << t["text"] << " #" << i;
   }
 }
 
