@@ -8,7 +8,8 @@
 #                   [--binary lvlm-probe] [-- extra flags for `lvlm-probe run`]
 #
 # inputs.tsv: one probe per line, `name<TAB>image<TAB>prompt`; image paths are relative to the
-# file's folder; lines starting with # are ignored. Baselines are <baselines>/<name>.json.
+# file's folder; lines starting with # are ignored. Baselines are <baselines>/<name>.json, so a
+# name is a plain file name (letters, digits, ., _, -) given once.
 # --update (re)writes the baselines from this model instead of checking: run it once on the
 # model you trust and commit the files.
 # The binary: --binary, else $LVLM_PROBE, else lvlm-probe on PATH, else this repository's
@@ -68,6 +69,19 @@ work=$(mktemp -d) || fail 4 "cannot create a temp directory"
 trap 'rm -rf "$work"' EXIT
 base_dir=$(cd "$(dirname "$inputs")" && pwd) || fail 3 "$inputs: cannot enter its directory"
 
+# Names first, before any probe runs: a name is a baseline's file name, so two probes of one name
+# would share (and overwrite) one baseline.
+line=0
+declare -A seen=()
+while IFS=$'\t' read -r name _ || [ -n "$name" ]; do
+  line=$((line + 1))
+  case "$name" in ''|'#'*) continue ;; esac
+  [[ "$name" =~ ^[A-Za-z0-9._-]+$ && "$name" != . && "$name" != .. ]] ||
+    fail 3 "$inputs:$line: name '$name' is not a plain file name (letters, digits, '.', '_', '-')"
+  [ -z "${seen[$name]:-}" ] || fail 3 "$inputs:$line: name '$name' repeats line ${seen[$name]}"
+  seen[$name]=$line
+done < "$inputs"
+
 count=0 regressions=0
 while IFS=$'\t' read -r name image prompt || [ -n "$name" ]; do
   case "$name" in ''|'#'*) continue ;; esac
@@ -79,7 +93,9 @@ while IFS=$'\t' read -r name image prompt || [ -n "$name" ]; do
   [ "$rc" = 0 ] || fail "$(failure_code "$rc")" "probing '$name' failed (exit $rc)"
   [ -s "$candidate" ] || fail 4 "probing '$name' wrote no report ($binary run exited 0)"
   if [ "$update" = 1 ]; then
-    cp "$candidate" "$baseline" && [ -s "$baseline" ] || fail 4 "$baseline: cannot write the baseline"
+    # Through a temp name in the same directory, so an interrupted update never leaves half a baseline.
+    cp "$candidate" "$baseline.tmp.$$" && mv -f "$baseline.tmp.$$" "$baseline" ||
+      { rm -f "$baseline.tmp.$$"; fail 4 "$baseline: cannot write the baseline"; }
     echo "updated $baseline"
     continue
   fi

@@ -15,12 +15,19 @@ from transformers.cache_utils import DynamicCache
 
 import scenes
 
-IMAGE_SIZE = 96
+IMAGE_SIZE = 96  # the model's input side and patch; set_geometry changes them for another model
 PATCH = 16
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
           "The assistant gives helpful, detailed, and polite answers to the human's questions.")
+
+
+def set_geometry(image_size, patch):
+    """The input side and patch every function here uses (make_model, preprocess, preprocessor_config)."""
+    global IMAGE_SIZE, PATCH
+    assert image_size % patch == 0 and (image_size // patch) % 2 == 0, "the patch grid must split into halves"
+    IMAGE_SIZE, PATCH = image_size, patch
 
 
 def llava_v1(question):
@@ -147,13 +154,16 @@ def build_tokenizer(out):
     return Tok(LlamaTokenizer.from_pretrained(out))
 
 
-def make_model(tok):
-    """CLIP tower (5 layers, LLaVA reads the 4th: the last one is never used, as in LLaVA-1.5), a
-    2-layer GELU projector, a 12-layer LLaMA decoder with tied embeddings."""
-    vision = CLIPVisionConfig(hidden_size=160, intermediate_size=640, num_hidden_layers=5, num_attention_heads=5,
-                              image_size=IMAGE_SIZE, patch_size=PATCH, projection_dim=160)
-    text = LlamaConfig(hidden_size=96, intermediate_size=288, num_hidden_layers=12, num_attention_heads=3,
-                       num_key_value_heads=3, vocab_size=len(tok.hf), max_position_embeddings=256,
+def make_model(tok, vision_width=160, vision_layers=5, text_width=96, text_layers=12, head_dim=32):
+    """CLIP tower (LLaVA reads its penultimate layer: the last one is never used, as in LLaVA-1.5), a
+    2-layer GELU projector, a LLaMA decoder with tied embeddings; input side and patch from set_geometry."""
+    vision = CLIPVisionConfig(hidden_size=vision_width, intermediate_size=4 * vision_width,
+                              num_hidden_layers=vision_layers, num_attention_heads=vision_width // 32,
+                              image_size=IMAGE_SIZE, patch_size=PATCH, projection_dim=vision_width)
+    heads = text_width // head_dim
+    text = LlamaConfig(hidden_size=text_width, intermediate_size=3 * text_width, num_hidden_layers=text_layers,
+                       num_attention_heads=heads, num_key_value_heads=heads, vocab_size=len(tok.hf),
+                       max_position_embeddings=256,
                        rms_norm_eps=1e-5, tie_word_embeddings=True, bos_token_id=1, eos_token_id=2,
                        pad_token_id=tok.pad_id)
     cfg = LlavaConfig(vision_config=vision, text_config=text, image_token_index=tok.image_id,
@@ -169,6 +179,7 @@ def load_model(init, out):
     hf = LlamaTokenizer.from_pretrained(init)
     hf.save_pretrained(out)
     model = LlavaForConditionalGeneration.from_pretrained(init, torch_dtype=torch.float32)
+    set_geometry(model.config.vision_config.image_size, model.config.vision_config.patch_size)
     return Tok(LlamaTokenizer.from_pretrained(out)), model
 
 

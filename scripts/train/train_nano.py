@@ -108,16 +108,24 @@ def main():
     ap.add_argument("--eval-scenes", type=int, default=120)
     ap.add_argument("--keep-every", type=int, default=500, help="also keep state-STEP.pt every this many steps")
     ap.add_argument("--aux-weight", type=float, default=0.5, help="auxiliary loss weight end to end")
+    ap.add_argument("--image-size", type=int, default=96, help="input side (square; wide scenes are squeezed)")
+    ap.add_argument("--patch", type=int, default=16)
+    ap.add_argument("--vision-width", type=int, default=160)
+    ap.add_argument("--vision-layers", type=int, default=5, help="CLIP layers (LLaVA reads the penultimate)")
+    ap.add_argument("--text-width", type=int, default=96)
+    ap.add_argument("--text-layers", type=int, default=12)
+    ap.add_argument("--threads", type=int, default=1, help="more than one: faster, not bit-for-bit reproducible")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     os.makedirs(args.out, exist_ok=True)
     if args.init:
         tok, model = nc.load_model(args.init, args.out)
     else:
+        nc.set_geometry(args.image_size, args.patch)
         tok = nc.build_tokenizer(args.out)
-        model = nc.make_model(tok)
+        model = nc.make_model(tok, args.vision_width, args.vision_layers, args.text_width, args.text_layers)
     vcfg = model.config.vision_config
     grid = vcfg.image_size // vcfg.patch_size
     aux = AuxHead(vcfg.hidden_size, grid)

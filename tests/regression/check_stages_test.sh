@@ -46,6 +46,13 @@ expect "no inputs" 3 "lists no inputs" -- \
   "$gate" --binary "$binary" --model "$model" --inputs "$work/empty.tsv" --baselines "$work/b0" --update
 expect "baselines directory cannot be made" 4 "cannot create the baselines directory" -- \
   gate_with --binary "$binary" --model "$model" --baselines "$work/inputs.tsv/b" --update
+printf 'same\t%s\tA?\nother\t%s\tB?\nsame\t%s\tC?\n' "$model/test.png" "$model/test.png" "$model/test.png" > "$work/twice.tsv"
+expect "a name given twice" 3 "twice.tsv:3: name 'same' repeats line 1" -- \
+  "$gate" --binary "$binary" --model "$model" --inputs "$work/twice.tsv" --baselines "$work/b2" --update
+[ ! -e "$work/b2/same.json" ] || { echo "FAIL a refused input list still wrote baselines" >&2; failures=$((failures + 1)); }
+printf '../up\t%s\tA?\n' "$model/test.png" > "$work/path.tsv"
+expect "a name that is a path" 3 "name '../up' is not a plain file name" -- \
+  "$gate" --binary "$binary" --model "$model" --inputs "$work/path.tsv" --baselines "$work/b2" --update
 expect "missing baseline" 3 "no baseline for 'test-png'" -- \
   gate_with --binary "$binary" --model "$model" --baselines "$work/b0"
 
