@@ -10,10 +10,11 @@ namespace lvlm::cli {
 void add_make_model(CLI::App& app, Action& action) {
   auto o = std::make_shared<MakeModelOptions>();
   auto shard_mb = std::make_shared<uint64_t>(0);
-  CLI::App* sub = app.add_subcommand("make-model", "write a random-weight LLaVA-1.5-shaped checkpoint (Hugging Face layout)");
+  CLI::App* sub = app.add_subcommand("make-model", "write a random-weight checkpoint of a model family's shape (Hugging Face layout)");
   sub->add_option("--out", o->out_dir, "directory to write (created when missing)")->required();
-  sub->add_option("--preset", o->preset, "tiny (the test fixture's shape), bench (the benchmark model of docs/performance.md), "
-                                         "llava-1.5-7b-shape")->capture_default_str()->check(CLI::IsMember(make_model_presets()));
+  sub->add_option("--preset", o->preset, "LLaVA-1.5: tiny (the test fixture's shape), bench (the benchmark model of "
+                                         "docs/performance.md), llava-1.5-7b-shape; Qwen: qwen2-vl-tiny, qwen2.5-vl-tiny (the "
+                                         "fixtures' shapes), qwen2-vl-2b-shape, qwen2.5-vl-7b-shape (docs/models.md)")->capture_default_str()->check(CLI::IsMember(make_model_presets()));
   sub->add_option("--dtype", o->dtype, "stored dtype: f32, bf16, f16 (default: bf16 for the 7B shape, else f32)")
       ->check(CLI::IsMember({"f32", "bf16", "f16"}));
   sub->add_option("--seed", o->seed, "random seed; the same seed gives the same bytes")->capture_default_str();
@@ -36,18 +37,21 @@ void add_make_model(CLI::App& app, Action& action) {
   size("--kv-heads", &o->kv_heads, "key/value heads (grouped-query attention)", kMaxHeads);
   size("--vocab", &o->vocab, "vocabulary size", kMaxVocab);
   size("--max-positions", &o->max_positions, "max_position_embeddings", kMaxPositions);
-  size("--vision-layers", &o->vision_layers, "CLIP layers", kMaxLayers);
-  size("--vision-hidden", &o->vision_hidden, "CLIP hidden size", kMaxHidden);
-  size("--vision-intermediate", &o->vision_intermediate, "CLIP MLP size", kMaxIntermediate);
-  size("--vision-heads", &o->vision_heads, "CLIP attention heads", kMaxHeads);
+  size("--vision-layers", &o->vision_layers, "vision tower layers", kMaxLayers);
+  size("--vision-hidden", &o->vision_hidden, "vision tower hidden size", kMaxHidden);
+  size("--vision-intermediate", &o->vision_intermediate, "vision tower MLP size", kMaxIntermediate);
+  size("--vision-heads", &o->vision_heads, "vision tower attention heads", kMaxHeads);
   size("--image-size", &o->image_size, "input resolution in pixels", kMaxImageSize);
-  size("--patch-size", &o->patch_size, "CLIP patch size in pixels", kMaxImageSize);
+  size("--patch-size", &o->patch_size, "vision patch size in pixels", kMaxImageSize);
   sub->callback([&action, o, shard_mb] {
     action = [o, shard_mb] {
       o->max_shard_bytes = *shard_mb << 20;
       MadeModel m = make_model(*o);
-      spdlog::info("{}: {:.3f} B parameters, {:.2f} GiB {} in {} files; {}", o->out_dir, m.parameters / 1e9,
-                   m.bytes / double(1ull << 30), m.dtype, m.files.size(), m.summary);
+      // Millions below a billion: the tiny presets would print "0.000 B".
+      const bool billions = m.parameters >= 1e9;
+      spdlog::info("{}: {:.3f} {} parameters, {:.2f} GiB {} in {} files; {}", o->out_dir,
+                   m.parameters / (billions ? 1e9 : 1e6), billions ? "B" : "M", m.bytes / double(1ull << 30), m.dtype,
+                   m.files.size(), m.summary);
       return 0;
     };
   });
