@@ -40,7 +40,7 @@ void add_aggregate(CLI::App& app, Action& action) {
       spdlog::info("{} items ({} failed), {} tokens; critical layer {}, mutation layer {}",
                    items["ok"].get<size_t>(), items["failed"].get<size_t>(), items["tokens"].get<size_t>(),
                    stages["critical_layer"].dump(), stages["mutation_layer"].dump());
-      if (f->out != "-") spdlog::info("summary written to {}", f->out);
+      log_written("summary", f->out);
       if (!f->html.empty()) write_html(f->html, Json::parse(summary.dump()));
       return 0;
     };

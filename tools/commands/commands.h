@@ -57,5 +57,8 @@ void write_outputs_as_they_come(CLI::App* sub);
 int run_command(const CLI::App& app, const Action& action);
 // Whether some output of the running command goes to stdout (then nothing else is printed there).
 bool stdout_is_output();
+// Logs "<what> written to <path>" (nothing for "-") once the file is really in place: after the
+// command's outputs are committed, so a later failure never leaves the message standing alone.
+void log_written(const std::string& what, const std::string& path);
 
 }  // namespace lvlm::cli

@@ -54,7 +54,7 @@ void add_evaluate(CLI::App& app, Action& action) {
       const OrderedJson eval = evaluate_amber(f->options);
       write_file_atomic(f->out, dump_json(eval));
       log_figures(eval);
-      if (f->out != "-") spdlog::info("evaluation written to {}", f->out);
+      log_written("evaluation", f->out);
       if (!f->html.empty()) write_html(f->html, Json::parse(eval.dump()));
       return 0;
     };

@@ -1,6 +1,10 @@
 // The files each command reads and writes, declared with their flags, and the run of a command
 // inside an OutputSet: the rules of docs/hardening.md, "Outputs", for every command at once.
 #include <map>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "commands.h"
 #include "lvlm_probe/batch.h"
@@ -80,7 +84,30 @@ void declare_input(CLI::App* sub, const std::string* path, bool directory) {
 
 void write_outputs_as_they_come(CLI::App* sub) { registry()[sub].as_they_come = true; }
 
-int run_command(const CLI::App& app, const Action& action) {
+namespace {
+
+std::vector<std::string>& pending_messages() {
+  static std::vector<std::string> messages;
+  return messages;
+}
+
+void log_pending() {
+  for (const auto& m : pending_messages()) spdlog::info("{}", m);
+  pending_messages().clear();
+}
+
+}  // namespace
+
+void log_written(const std::string& what, const std::string& path) {
+  if (path == "-") return;
+  const std::string message = what + " written to " + path;
+  if (OutputSet::active()) pending_messages().push_back(message);
+  else spdlog::info("{}", message);
+}
+
+namespace {
+
+int run_command_once(const CLI::App& app, const Action& action) {
   const CommandFiles& files = registry()[app.get_subcommands().at(0)];
   if (files.as_they_come) {
     {
@@ -96,6 +123,15 @@ int run_command(const CLI::App& app, const Action& action) {
   const int code = action();
   outputs.commit();
   flush_stdout();
+  return code;
+}
+
+}  // namespace
+
+int run_command(const CLI::App& app, const Action& action) {
+  pending_messages().clear();
+  const int code = run_command_once(app, action);
+  log_pending();
   return code;
 }
 

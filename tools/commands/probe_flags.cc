@@ -78,7 +78,7 @@ void print_summary(const ProbeResult& r, const std::string& report_path) {
     spdlog::info("skipping layers {}: {} (matching prefix {} of {})", int_list_text(r.skip->layers),
                  r.skip->identical ? "identical output" : "output differs", r.skip->matching_prefix,
                  r.token_ids.size());
-  if (report_path != "-") spdlog::info("report written to {}", report_path);
+  log_written("report", report_path);
 }
 
 }  // namespace lvlm::cli

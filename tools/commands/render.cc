@@ -9,7 +9,7 @@ namespace lvlm::cli {
 
 void write_html(const std::string& path, const Json& report_or_summary, const RenderOptions& options) {
   write_file_atomic(path, render_html(report_or_summary, options));
-  if (path != "-") spdlog::info("page written to {}", path);
+  log_written("page", path);
 }
 
 void add_render(CLI::App& app, Action& action) {
