@@ -15,7 +15,7 @@ from transformers.cache_utils import DynamicCache
 
 import scenes
 
-IMAGE_SIZE = 96  # the model's input side and patch; set_geometry changes them for another model
+IMAGE_SIZE = 128  # the model's input side and patch; set_geometry changes them for another model
 PATCH = 16
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -154,7 +154,7 @@ def build_tokenizer(out):
     return Tok(LlamaTokenizer.from_pretrained(out))
 
 
-def make_model(tok, vision_width=160, vision_layers=5, text_width=96, text_layers=12, head_dim=32):
+def make_model(tok, vision_width=128, vision_layers=4, text_width=128, text_layers=12, head_dim=32):
     """CLIP tower (LLaVA reads its penultimate layer: the last one is never used, as in LLaVA-1.5), a
     2-layer GELU projector, a LLaMA decoder with tied embeddings; input side and patch from set_geometry."""
     vision = CLIPVisionConfig(hidden_size=vision_width, intermediate_size=4 * vision_width,

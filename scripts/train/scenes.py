@@ -109,13 +109,17 @@ def questions(objects):
     return out
 
 
-def training_question(rng, objects):
-    """One (kind, question, answer) drawn for training: describe 45 %, colour 35 %, count 20 %;
-    the canonical wording 70 % of the time, a paraphrase otherwise."""
+TRAINING_MIX = (0.45, 0.35, 0.20)  # describe, colour, count
+
+
+def training_question(rng, objects, mix=TRAINING_MIX):
+    """One (kind, question, answer) drawn for training: describe, colour, count with the shares of
+    `mix` (a colour question falls back to count when no shape appears once); the canonical wording
+    70 % of the time, a paraphrase otherwise."""
     shapes = [s for s, _ in objects]
     askable = [(s, c) for s, c in objects if shapes.count(s) == 1]
-    u = rng.random()
-    kind = "describe" if u < 0.45 else ("colour" if u < 0.80 and askable else "count")
+    u = rng.random() * sum(mix)
+    kind = "describe" if u < mix[0] else ("colour" if u < mix[0] + mix[1] and askable else "count")
     template = CANONICAL[kind] if rng.random() < 0.7 else PARAPHRASES[kind][rng.integers(len(PARAPHRASES[kind]))]
     if kind == "describe":
         return kind, template, describe(objects)
