@@ -56,9 +56,12 @@ struct Evaluation {
 
 // Reports of one model and lens only: the groups are compared layer by layer.
 void Evaluation::check_model(const Json& report, const std::string& path) {
-  Json key = {{"num_layers", report["model"]["num_layers"]},
-              {"lens", report.contains("settings") ? report["settings"].value("lens", "") : ""},
-              {"divergence", report.contains("settings") ? report["settings"].value("divergence", "") : ""}};
+  // Whatever their JSON types: a report whose settings are odd differs from the others and is named.
+  auto setting = [&](const char* key) {
+    const Json& settings = report.contains("settings") ? report["settings"] : Json();
+    return settings.is_object() && settings.contains(key) ? settings[key] : Json("");
+  };
+  Json key = {{"num_layers", report["model"]["num_layers"]}, {"lens", setting("lens")}, {"divergence", setting("divergence")}};
   if (model.is_null()) {
     model = key;
     model_origin = path;

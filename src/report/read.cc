@@ -44,13 +44,6 @@ void validate_report(const Json& report, const std::string& origin) {
   if (!ids.is_array()) throw InputError(origin, "output.token_ids must be an array");
   for (const auto& id : ids)
     if (!id.is_number_integer()) throw InputError(origin, "output.token_ids holds a non-integer");
-  if (report.contains("settings")) {  // commands compare reports by these
-    const Json& settings = report["settings"];
-    if (!settings.is_object()) throw InputError(origin, "settings must be an object");
-    for (const char* key : {"lens", "divergence"})
-      if (settings.contains(key) && !settings[key].is_string())
-        throw InputError(origin, std::string("settings.") + key + " must be a string");
-  }
   const Json& stages = require(report, "stages", origin, "");
   for (const char* key : {"critical_layer", "mutation_layer"}) {
     const Json& v = require(stages, key, origin, "stages.");

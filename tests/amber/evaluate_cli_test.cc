@@ -161,6 +161,13 @@ TEST_F(EvaluateCli, BadInputsAreRefusedInOneLineWithoutOutput) {
   for (Json& t : report["tokens"]) t.erase("piece");
   write_file_atomic(d.file("run/reports/2.json"), report.dump());
   expect_refused(run_cli(evaluate(quoted(d.file("run")), out)), 3, d.file("run/reports/2.json") + ": tokens[0]: no 'piece'");
+  // A report whose lens setting is not a string: it differs from the others' and is named.
+  fs::remove_all(d.file("run"));
+  fs::copy(run(), d.file("run"), fs::copy_options::recursive);
+  report = read_json_file(d.file("run/reports/2.json"));
+  report["settings"]["lens"] = 5;
+  write_file_atomic(d.file("run/reports/2.json"), report.dump());
+  expect_refused(run_cli(evaluate(quoted(d.file("run")), out)), 3, d.file("run/reports/2.json") + ": cannot be evaluated with");
   // The same run twice.
   expect_refused(run_cli(evaluate(quoted(run()) + " " + quoted(run() + "/."), out)), 2, "are the same run directory");
   EXPECT_FALSE(fs::exists(d.file("e.json")));

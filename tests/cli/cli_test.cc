@@ -279,7 +279,7 @@ TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
   EXPECT_EQ(same.exit_code, 0) << same.err;
   EXPECT_NE(same.out.find("OK"), std::string::npos);
 
-  // The tiny model's boundaries are undetermined; give the baseline confident ones to move.
+  // Give the baseline a confident boundary to move, and a candidate that leaves it undetermined.
   Json confident = read_json_file(base);
   confident["stages"]["critical_layer"] = 1, confident["stages"]["critical_confidence"] = 0.9;
   write_file_atomic(dir.file("confident.json"), confident.dump());
@@ -295,7 +295,10 @@ TEST(CliCheck, ExitCodesOnIdenticalShiftedAndCorruptReports) {
   // Below --min-confidence: not compared.
   EXPECT_EQ(test::run_cli(from + "'" + dir.file("shifted.json") + "' --min-confidence 0.95").exit_code, 0);
   // Determined in the baseline, undetermined in the candidate: a change.
-  test::CliResult lost = test::run_cli(from + "'" + base + "'");
+  Json undetermined = confident;
+  undetermined["stages"]["critical_layer"] = nullptr, undetermined["stages"]["critical_confidence"] = 0.1;
+  write_file_atomic(dir.file("undetermined.json"), undetermined.dump());
+  test::CliResult lost = test::run_cli(from + "'" + dir.file("undetermined.json") + "'");
   EXPECT_EQ(lost.exit_code, 1);
   EXPECT_NE(lost.out.find("REGRESSION critical_layer: changed: baseline 1 (confidence 0.90), candidate undetermined"),
             std::string::npos)
