@@ -57,9 +57,10 @@ void add_analyze(CLI::App& app, Action& action) {
       write_report(f->out, out);
       if (!f->html.empty()) write_html(f->html, Json::parse(out.dump()));
       const Json& s = out["stages"];
-      spdlog::info("critical layer {} (confidence {:.2f}), mutation layer {} (confidence {:.2f}); {}",
+      spdlog::info("critical layer {} (confidence {:.2f}), mutation layer {} (confidence {:.2f})",
                    s["critical_layer"].dump(), s["critical_confidence"].get<double>(), s["mutation_layer"].dump(),
-                   s["mutation_confidence"].get<double>(), f->out == "-" ? "" : "report written to " + f->out);
+                   s["mutation_confidence"].get<double>());
+      log_written("report", f->out);
       return 0;
     };
   });

@@ -86,14 +86,10 @@ void write_outputs_as_they_come(CLI::App* sub) { registry()[sub].as_they_come = 
 
 namespace {
 
+// "written to" messages held back until the command's outputs are committed.
 std::vector<std::string>& pending_messages() {
   static std::vector<std::string> messages;
   return messages;
-}
-
-void log_pending() {
-  for (const auto& m : pending_messages()) spdlog::info("{}", m);
-  pending_messages().clear();
 }
 
 }  // namespace
@@ -105,9 +101,7 @@ void log_written(const std::string& what, const std::string& path) {
   else spdlog::info("{}", message);
 }
 
-namespace {
-
-int run_command_once(const CLI::App& app, const Action& action) {
+int run_command(const CLI::App& app, const Action& action) {
   const CommandFiles& files = registry()[app.get_subcommands().at(0)];
   if (files.as_they_come) {
     {
@@ -122,16 +116,9 @@ int run_command_once(const CLI::App& app, const Action& action) {
   add_declared(files, outputs);
   const int code = action();
   outputs.commit();
-  flush_stdout();
-  return code;
-}
-
-}  // namespace
-
-int run_command(const CLI::App& app, const Action& action) {
+  for (const auto& message : pending_messages()) spdlog::info("{}", message);
   pending_messages().clear();
-  const int code = run_command_once(app, action);
-  log_pending();
+  flush_stdout();
   return code;
 }
 
