@@ -129,6 +129,8 @@ class ProbeSession {
   // (the errors run() would throw for every input). A batch calls it once before any item, so
   // an item's own failure is never one of these.
   void check(const ProbeRequest& request) const;
+  // The template the request's prompt goes through: its own, or the model family's default.
+  std::string template_for(const ProbeRequest& request) const;
   ProbeResult run(const ProbeRequest& request);
   // Greedy generation alone on the same input, no lens: the baseline `bench` compares run() with.
   // Fills the input fields, token_ids, text, stop_reason and timing; tokens and stages stay empty.

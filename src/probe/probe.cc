@@ -186,6 +186,8 @@ ProbeSession::~ProbeSession() = default;
 
 const ModelInfo& ProbeSession::model() const { return impl_->model->info(); }
 
+std::string ProbeSession::template_for(const ProbeRequest& request) const { return impl_->template_of(request); }
+
 void ProbeSession::check(const ProbeRequest& request) const {
   const Impl& s = *impl_;
   const ModelInfo& info = s.model->info();

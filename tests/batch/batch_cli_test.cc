@@ -85,6 +85,10 @@ TEST(BatchCli, ResumeSkipsFinishedItemsAndDuplicatesNothing) {
   r = run_cli(batch_args(items, run));  // nothing left
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(index_lines(run).size(), 5u);
+  // run.json names the family's default template the prompts went through, so naming it is the same run.
+  EXPECT_EQ(read_json_file(run + "/run.json")["settings"]["template"], "llava_v1");
+  r = run_cli(batch_args(items, run, "--template llava_v1"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   // Other settings are refused, naming the difference.
   r = run_cli(batch_args(items, run, "--lens raw"));
   EXPECT_EQ(r.exit_code, 2);

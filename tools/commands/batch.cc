@@ -87,6 +87,9 @@ void add_batch(CLI::App& app, Action& action) {
       if (total == 0) throw InputError(o.dataset.data, "no items (after --ids and --limit)");
       ProbeSession session(o.session);
       session.check(o.request);  // problems of the whole run stop here, before any item
+      // run.json names the template the prompts really went through, as the reports do, so a run
+      // resumed with that name given explicitly (or without it) keeps its settings.
+      if (o.request.input_ids.empty()) o.request.template_name = session.template_for(o.request);
       const BatchOutcome r = run_batch(o, [&session](const ProbeRequest& req) { return session.run(req); }, &g_stop);
       spdlog::info("shard {}: {} probed now ({} failed), {} finished earlier, {} failed in all; index {}",
                    o.shard.text(), r.ok + r.failed, r.failed, r.already_done, r.failed_total, r.index_file);
