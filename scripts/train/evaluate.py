@@ -16,6 +16,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -109,9 +110,11 @@ def main():
     ap.add_argument("--json", help="also write the summary here")
     args = ap.parse_args()
     items = draw_dataset(args.work, args.scenes, args.seed)
+    # A run directory left from another model would be resumed, its reports counted as this model's.
+    shutil.rmtree(os.path.join(args.work, "run"), ignore_errors=True)
     command = [args.lvlm_probe, "batch", "--model", args.model, "--dataset", "jsonl",
                "--data", os.path.join(args.work, "data.jsonl"), "--out", os.path.join(args.work, "run"),
-               "--max-new-tokens", "12", "--feature-steps", "none", "--threads", "1", "--force"]
+               "--max-new-tokens", "12", "--feature-steps", "none", "--threads", "1"]
     shards = [subprocess.Popen(command + ["--shard", f"{i}/{args.shards}"]) for i in range(args.shards)]
     if any(p.wait() != 0 for p in shards):
         sys.exit("lvlm-probe batch failed")

@@ -30,6 +30,13 @@ def set_geometry(image_size, patch):
     IMAGE_SIZE, PATCH = image_size, patch
 
 
+def set_geometry_of(model_dir):
+    """set_geometry from a model folder's config.json (its vision tower's image_size and patch_size)."""
+    with open(os.path.join(model_dir, "config.json")) as f:
+        vision = json.load(f)["vision_config"]
+    set_geometry(vision["image_size"], vision["patch_size"])
+
+
 def llava_v1(question):
     """The llava_v1 conversation template with an empty assistant turn (as lvlm-probe builds it)."""
     return SYSTEM + " USER: <image>\n" + question + " ASSISTANT:"
@@ -81,10 +88,6 @@ def check_preprocess(rng):
         img = scenes.draw_scene(rng)[0]
         ref = proc(images=img, return_tensors="np")["pixel_values"][0]
         assert np.abs(ref - preprocess(img)).max() < 1e-5, "numpy preprocessing differs from CLIPImageProcessor"
-
-
-def draw_with_sides(rng, augment=False):
-    return scenes.draw_scene(rng, augment=augment)
 
 
 def corpus_lines():
@@ -179,7 +182,7 @@ def load_model(init, out):
     hf = LlamaTokenizer.from_pretrained(init)
     hf.save_pretrained(out)
     model = LlavaForConditionalGeneration.from_pretrained(init, torch_dtype=torch.float32)
-    set_geometry(model.config.vision_config.image_size, model.config.vision_config.patch_size)
+    set_geometry_of(init)
     return Tok(LlamaTokenizer.from_pretrained(out)), model
 
 

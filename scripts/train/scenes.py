@@ -46,8 +46,10 @@ PARAPHRASES = {
 NUMBER_WORDS = {1: "one", 2: "two"}
 
 
-def draw_scene(rng, augment=False):
-    """-> (PIL RGB image, [(shape, colour), ...] left to right, [half of each: 0 left, 1 right])."""
+def draw_scene(rng, augment=False, with_mask=False):
+    """-> (PIL RGB image, [(shape, colour), ...] left to right, [half of each: 0 left, 1 right]), and with
+    with_mask a fourth item: a greyscale image of the same size whose pixels are 0 on the background and
+    i + 1 on object i (the random draws are the same either way)."""
     w, h = int(rng.integers(128, 321)), int(rng.integers(128, 241))
     background = tuple(int(c) for c in rng.integers(205, 256, size=3))
     n = int(rng.integers(1, 3))
@@ -57,6 +59,7 @@ def draw_scene(rng, augment=False):
     scale = 3 if augment and rng.random() < 0.25 else 1
     img = Image.new("RGB", (w * scale, h * scale), background)
     draw = ImageDraw.Draw(img)
+    mask = Image.new("L", img.size, 0) if with_mask else None
     short = min(w, h)
     sides = []
     for i, (shape, colour) in enumerate(objects):
@@ -67,8 +70,12 @@ def draw_scene(rng, augment=False):
         angle = rng.uniform(0, 2 * math.pi) if augment and rng.random() < 0.25 else 0.0
         fill = tuple(int(np.clip(c + rng.integers(-JITTER, JITTER + 1), 0, 255)) for c in COLOURS[colour])
         _draw_shape(draw, shape, cx * scale, cy * scale, r * scale, angle, fill)
+        if mask is not None:
+            _draw_shape(ImageDraw.Draw(mask), shape, cx * scale, cy * scale, r * scale, angle, i + 1)
     if scale > 1:
         img = img.resize((w, h), Image.LANCZOS)
+    if mask is not None:
+        return img, objects, sides, mask
     return img, objects, sides
 
 
@@ -109,16 +116,24 @@ def questions(objects):
     return out
 
 
-TRAINING_MIX = (0.45, 0.35, 0.20)  # describe, colour, count
+TRAINING_MIX = (0.45, 0.35, 0.20)  # describe, colour, count (and optionally presence)
+PRESENCE = "Is there a {shape}?"  # training only: "yes." / "no."
 
 
 def training_question(rng, objects, mix=TRAINING_MIX):
     """One (kind, question, answer) drawn for training: describe, colour, count with the shares of
     `mix` (a colour question falls back to count when no shape appears once); the canonical wording
-    70 % of the time, a paraphrase otherwise."""
+    70 % of the time, a paraphrase otherwise. A fourth share asks whether a named shape is there
+    (present half of the time): a question that cannot be answered without finding the named shape in
+    the image, the step a colour question about one of two shapes needs first."""
     shapes = [s for s, _ in objects]
     askable = [(s, c) for s, c in objects if shapes.count(s) == 1]
     u = rng.random() * sum(mix)
+    if len(mix) > 3 and u >= sum(mix[:3]):
+        absent = [s for s in SHAPES if s not in shapes]
+        present = rng.random() < 0.5 or not absent
+        pool = shapes if present else absent
+        return "presence", PRESENCE.format(shape=pool[rng.integers(len(pool))]), "yes." if present else "no."
     kind = "describe" if u < mix[0] else ("colour" if u < mix[0] + mix[1] and askable else "count")
     template = CANONICAL[kind] if rng.random() < 0.7 else PARAPHRASES[kind][rng.integers(len(PARAPHRASES[kind]))]
     if kind == "describe":
