@@ -25,7 +25,17 @@ int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden, HiddenStat
   }
   at::Tensor last = hidden.narrow(0, hidden.size(0) - 1, 1);
   at::Tensor logits = model.unembed(model.final_norm(last));
-  return static_cast<int>(host_int(logits.argmax(-1), SyncSite::decode));  // first maximum, as torch.argmax
+  // A NaN would win the argmax (torch ranks it highest) and decoding would go on with garbage; the
+  // check rides on the same host read. (The lens reads finite hidden states, so a NaN or Inf made by
+  // the final norm or the head alone shows up here first when no lens applies the final norm.)
+  at::Tensor next = at::where(at::isfinite(logits).all(), logits.argmax(-1), at::full_like(logits.argmax(-1), -1));
+  const int64_t token = host_int(next, SyncSite::decode);  // first maximum, as torch.argmax
+  if (token < 0) {
+    const ModelInfo& info = model.info();
+    throw InputError(info.path, "the output logits are not finite (NaN or Inf); from finite hidden states they are made by " +
+                                    info.head_weights + ": a NaN or Inf weight there");
+  }
+  return static_cast<int>(token);
 }
 
 std::vector<bool> skip_mask(const std::vector<int>& layers, int num_layers) {

@@ -482,6 +482,12 @@ std::vector<Row> rows() {
          return Invocation{run_model(s, m), m + ": the lens distribution of layer 0 at step 0"};
        },
        3, "is not finite although its hidden state is: made by language_model.model.norm.weight, "},
+      {"NaN in the final norm, read by no lens (--lens raw)",
+       [](Scratch& s) {
+         auto m = model_with_nan(s, "language_model.model.norm.weight");
+         return Invocation{run(m, test::tiny_model() + "/test.png", s.out, kIds + " --lens raw"), m + ": the output logits"};
+       },
+       3, "are not finite (NaN or Inf); from finite hidden states they are made by language_model.model.norm.weight, "},
       // --- prompt and generation bounds ------------------------------------------------------
       {"prompt longer than max_position_embeddings",
        [](Scratch& s) {
