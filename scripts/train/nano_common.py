@@ -196,9 +196,10 @@ def vision_features(model, pixels):
     return h[:, 1:]
 
 
-def lm_logits(model, tok, feats, suffix_ids):
+def lm_logits(model, tok, feats, suffix_ids, hidden=False):
     """Logits over [image rows, suffix rows] for prompts [prefix, <image>, suffix]: the prefix is the
-    same for every row, so it runs once at batch 1 and its key/value cache is shared."""
+    same for every row, so it runs once at batch 1 and its key/value cache is shared. With hidden, also
+    every layer's hidden states (embeddings first) over [image rows, suffix rows]."""
     lm = model.language_model
     emb = lm.get_input_embeddings()
     prefix = torch.tensor([tok.prefix])
@@ -207,7 +208,9 @@ def lm_logits(model, tok, feats, suffix_ids):
     legacy = past.to_legacy_cache() if hasattr(past, "to_legacy_cache") else past
     past = DynamicCache.from_legacy_cache(tuple((k.expand(b, -1, -1, -1), v.expand(b, -1, -1, -1)) for k, v in legacy))
     x = torch.cat([model.multi_modal_projector(feats), emb(suffix_ids)], 1)
-    return lm(inputs_embeds=x, past_key_values=past, use_cache=True).logits[:, feats.shape[1]:]
+    out = lm(inputs_embeds=x, past_key_values=past, use_cache=True, output_hidden_states=hidden)
+    logits = out.logits[:, feats.shape[1]:]
+    return (logits, out.hidden_states) if hidden else logits
 
 
 def full_logits(model, tok, pixels, suffix_ids):

@@ -17,10 +17,13 @@ rerun on the same machine and versions is expected to give the same weights bit 
 kernels are deterministic on one thread); checked on a short run (6 + 6 steps of --init, twice), not on a
 full one. Another CPU kind or
 torch build may round differently (vectorised kernels), and the weights then drift.
-The shipped model is this script's defaults run to the end (checkpoint/ after end-to-end step 2800); see
-tests/data/nano-llava/README.md. --patch-weight, --answer-loss example and a fourth --mix share (the
-training-only question "Is there a {shape}?") are trials for the colour of one of two shapes, which
-the shipped model answers by chance; the card says what each did.
+The shipped model comes from two runs (tests/data/nano-llava/README.md gives the commands): a short
+first one that asks only colour questions and the training-only "Is there a {shape}?" (a fourth --mix
+share), most of them about two shapes that differ in shape and colour (--binding-share), with a target
+at the question's shape word (--query-weight), and a second one that continues it (--init) with every
+kind of question. Trained on all kinds from the start, the decoder never learned to find the shape a
+colour question names (it answered about one of two shapes by chance); taught that lookup first, it
+keeps it. --patch-weight is a trial the card describes.
 """
 import argparse
 import json
@@ -97,12 +100,22 @@ class AuxHead(torch.nn.Module):
         return loss, (pl.argmax(-1) == left) & (pr.argmax(-1) == right)
 
 
-def draw_batch(rng, size, tok, mix=scenes.TRAINING_MIX):
-    """-> (pixels [B, 3, H, W], items (objects, sides, kind, question, answer), patch targets [B, P, 13])."""
+def binding_scene(objects):
+    """Two shapes that differ in shape and in colour: a colour question about one of them has two
+    plausible answers and only the named shape tells them apart."""
+    return len(objects) == 2 and objects[0][0] != objects[1][0] and objects[0][1] != objects[1][1]
+
+
+def draw_batch(rng, size, tok, mix=scenes.TRAINING_MIX, binding_share=0.0):
+    """-> (pixels [B, 3, H, W], items (objects, sides, kind, question, answer), patch targets [B, P, 13]).
+    binding_share of the scenes are redrawn until they are binding scenes."""
     pixels, items, patches = [], [], []
     grid = nc.IMAGE_SIZE // nc.PATCH
     for _ in range(size):
         img, objects, sides, mask = scenes.draw_scene(rng, augment=True, with_mask=True)
+        if binding_share and rng.random() < binding_share:
+            while not binding_scene(objects):
+                img, objects, sides, mask = scenes.draw_scene(rng, augment=True, with_mask=True)
         pixels.append(nc.preprocess(img))
         patches.append(patch_targets(objects, mask, grid))
         kind, question, answer = scenes.training_question(rng, objects, mix)
@@ -135,6 +148,66 @@ def answer_loss(logits, labels, per):
     return (t.sum(1) / counted).mean()
 
 
+class QueryHead(torch.nn.Module):
+    """Training only, never exported: reads the decoder's hidden state at the question's shape word, at a
+    few layers, and predicts what the answer needs from that shape (its colour; whether it is there). A
+    colour question about one of two shapes needs two steps: the shape word looks up its shape among the
+    image rows, and the answer reads what that lookup found. The answer loss alone reaches the first step
+    only through the second, and the models trained on it never took it; this target asks for the first
+    step where it happens."""
+
+    def __init__(self, width, layers):
+        super().__init__()
+        self.layers = layers
+        self.heads = torch.nn.ModuleList(torch.nn.Linear(width, 6) for _ in layers)  # 4 colours, yes, no
+
+    def loss(self, hidden, rows, targets):
+        """hidden: the decoder's hidden states; rows [N] (batch, row) of shape words; targets [N] in 0..5."""
+        if not len(rows):
+            return hidden[0].sum() * 0
+        colour = targets < 4
+        total = 0
+        for layer, head in zip(self.layers, self.heads):
+            z = head(hidden[layer][rows[:, 0], rows[:, 1]])
+            t = F.cross_entropy(z[colour, :4], targets[colour], reduction="sum") if colour.any() else 0
+            p = F.cross_entropy(z[~colour, 4:], targets[~colour] - 4, reduction="sum") if (~colour).any() else 0
+            total = total + (t + p) / len(rows)
+        return total / len(self.layers)
+
+
+def shape_word_row(tok, question, image_rows, cache={}):
+    """Row (in [image rows, suffix rows]) of the question's last token that differs when another shape is
+    named: the shape word's (last) token, whatever the tokenizer merged it with."""
+    if question not in cache:
+        named = next(s for s in scenes.SHAPES if s in question)
+        ids = tok.prompt_ids(question)
+        back = 0
+        for other in scenes.SHAPES:
+            if other == named:
+                continue
+            alt = tok.prompt_ids(question.replace(named, other))
+            k = 0
+            while ids[-1 - k] == alt[-1 - k]:
+                k += 1
+            back = max(back, k)
+        cache[question] = len(ids) - 1 - back - (len(tok.prefix) + 1)
+    return image_rows + cache[question]
+
+
+def query_targets(tok, items, image_rows):
+    """(rows [N, 2], targets [N]) for the colour and presence questions of a batch."""
+    rows, targets = [], []
+    for b, (objects, _, kind, question, answer) in enumerate(items):
+        if kind == "colour":
+            targets.append(scenes.COLOUR_NAMES.index(answer.rstrip(".")))
+        elif kind == "presence":
+            targets.append(4 if answer == "yes." else 5)
+        else:
+            continue
+        rows.append((b, shape_word_row(tok, question, image_rows)))
+    return torch.tensor(rows, dtype=torch.long).view(-1, 2), torch.tensor(targets, dtype=torch.long)
+
+
 def lr_at(step, total, peak, warmup):
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -160,6 +233,12 @@ def main():
                     help="average the answer loss over tokens, or within each answer and then over answers")
     ap.add_argument("--patch-weight", type=float, default=0.0,
                     help="weight of the per-patch target (what covers each patch) in the auxiliary loss")
+    ap.add_argument("--query-weight", type=float, default=0.0,
+                    help="weight of the shape-word target (the named shape's colour, or whether it is there, "
+                         "read at the shape word at --query-layers)")
+    ap.add_argument("--binding-share", type=float, default=0.0,
+                    help="share of end-to-end scenes drawn as two shapes differing in shape and colour")
+    ap.add_argument("--query-layers", default="2,4", help="decoder layers (1 = the first layer's output)")
     ap.add_argument("--image-size", type=int, default=128, help="input side (square; wide scenes are squeezed)")
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--vision-width", type=int, default=128)
@@ -185,6 +264,9 @@ def main():
     vcfg = model.config.vision_config
     grid = vcfg.image_size // vcfg.patch_size
     aux = AuxHead(vcfg.hidden_size, grid)
+    query = None  # built only when asked for: its initialisation draws from torch's generator
+    if args.query_weight:
+        query = QueryHead(model.config.text_config.hidden_size, [int(x) for x in args.query_layers.split(",")])
     log = open(os.path.join(args.out, "log.jsonl"), "a")
     print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M, prefix {len(tok.prefix)} tokens",
           flush=True)
@@ -213,25 +295,29 @@ def main():
             log.write(json.dumps(rec) + "\n"), log.flush()
 
     # Phase 2: end to end (projector and decoder from scratch, the vision tower keeps learning).
-    params = list(model.parameters()) + list(aux.parameters())
+    params = list(model.parameters()) + list(aux.parameters()) + (list(query.parameters()) if query else [])
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     for step in range(args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.steps, args.lr, args.warmup)
-        pixels, items, patches = draw_batch(rng, args.batch, tok, mix)
+        pixels, items, patches = draw_batch(rng, args.batch, tok, mix, args.binding_share)
         ids, lab = lm_batch(tok, items)
         feats = nc.vision_features(model, pixels)
-        logits = nc.lm_logits(model, tok, feats, ids)
+        if query:
+            logits, hidden = nc.lm_logits(model, tok, feats, ids, hidden=True)
+            query_loss = query.loss(hidden, *query_targets(tok, items, feats.shape[1]))
+        else:
+            logits, query_loss = nc.lm_logits(model, tok, feats, ids), torch.zeros(())
         lm_loss = answer_loss(logits, lab, args.answer_loss)
         aux_loss, _ = aux.loss(feats, items, patches, args.patch_weight)
-        loss = lm_loss + args.aux_weight * aux_loss
+        loss = lm_loss + args.aux_weight * aux_loss + args.query_weight * query_loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 25 == 0 or step == args.steps - 1:
             rec = {"phase": "lm", "step": step, "lm_loss": round(lm_loss.item(), 4),
-                   "aux_loss": round(aux_loss.item(), 4), "seconds": round(time.time() - t0, 1)}
+                   "aux_loss": round(aux_loss.item(), 4), "query_loss": round(query_loss.item(), 4), "seconds": round(time.time() - t0, 1)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n"), log.flush()
         last = step == args.steps - 1
