@@ -17,13 +17,14 @@ rerun on the same machine and versions is expected to give the same weights bit 
 kernels are deterministic on one thread); checked on a short run (6 + 6 steps of --init, twice), not on a
 full one. Another CPU kind or
 torch build may round differently (vectorised kernels), and the weights then drift.
-The shipped model comes from two runs (tests/data/nano-llava/README.md gives the commands): a short
-first one that asks only colour questions and the training-only "Is there a {shape}?" (a fourth --mix
-share), most of them about two shapes that differ in shape and colour (--binding-share), with a target
-at the question's shape word (--query-weight), and a second one that continues it (--init) with every
-kind of question. Trained on all kinds from the start, the decoder never learned to find the shape a
-colour question names (it answered about one of two shapes by chance); taught that lookup first, it
-keeps it. --patch-weight is a trial the card describes.
+The shipped model is this script's defaults run to the end (checkpoint/ after end-to-end step 2800); see
+tests/data/nano-llava/README.md. Trained on every kind of question from the start, its decoder never
+learned to find the shape a colour question names (it answers about one of two shapes by chance). The
+other flags are the trials against that, and the card says what each did; the one that worked is a
+curriculum: a first run that asks only colour questions and the training-only "Is there a {shape}?"
+(a fourth --mix share), most of them about two shapes that differ in shape and colour
+(--binding-share), with a target at the question's shape word (--query-weight), then a second run that
+continues it (--init) with every kind of question.
 """
 import argparse
 import json
