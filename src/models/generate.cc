@@ -28,12 +28,13 @@ int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden, HiddenStat
   // A NaN would win the argmax (torch ranks it highest) and decoding would go on with garbage; the
   // check rides on the same host read. (The lens reads finite hidden states, so a NaN or Inf made by
   // the final norm or the head alone shows up here first when no lens applies the final norm.)
-  at::Tensor next = at::where(at::isfinite(logits).all(), logits.argmax(-1), at::full_like(logits.argmax(-1), -1));
-  const int64_t token = host_int(next, SyncSite::decode);  // first maximum, as torch.argmax
+  const at::Tensor best = logits.argmax(-1);  // first maximum, as torch.argmax
+  const at::Tensor checked = at::where(at::isfinite(logits).all(), best, at::full_like(best, -1));
+  const int64_t token = host_int(checked, SyncSite::decode);
   if (token < 0) {
     const ModelInfo& info = model.info();
-    throw InputError(info.path, "the output logits are not finite (NaN or Inf); from finite hidden states they are made by " +
-                                    info.head_weights + ": a NaN or Inf weight there");
+    throw InputError(info.path, "the output logits are not finite (NaN or Inf); from finite hidden states they are "
+                                "made by " + info.head_weights + ": a NaN or Inf weight there");
   }
   return static_cast<int>(token);
 }
