@@ -27,6 +27,7 @@ curriculum: a first run that asks only colour questions and the training-only "I
 continues it (--init) with every kind of question.
 """
 import argparse
+import functools
 import json
 import math
 import os
@@ -176,36 +177,35 @@ class QueryHead(torch.nn.Module):
         return total / len(self.layers)
 
 
-def shape_word_row(tok, question, image_rows, cache={}):
-    """Row (in [image rows, suffix rows]) of the question's last token that differs when another shape is
-    named: the shape word's (last) token, whatever the tokenizer merged it with."""
-    if question not in cache:
-        named = next(s for s in scenes.SHAPES if s in question)
-        ids = tok.prompt_ids(question)
-        back = 0
-        for other in scenes.SHAPES:
-            if other == named:
-                continue
-            alt = tok.prompt_ids(question.replace(named, other))
-            k = 0
-            while ids[-1 - k] == alt[-1 - k]:
-                k += 1
-            back = max(back, k)
-        cache[question] = len(ids) - 1 - back - (len(tok.prefix) + 1)
-    return image_rows + cache[question]
+@functools.lru_cache(maxsize=None)
+def shape_word_index(tok, question):
+    """Index in the suffix (the ids after the image token) of the question's last token that differs when
+    another shape is named: the shape word's (last) token, whatever the tokenizer merged it with."""
+    named = next(s for s in scenes.SHAPES if s in question)
+    ids = tok.prompt_ids(question)
+    back = 0
+    for other in scenes.SHAPES:
+        if other == named:
+            continue
+        alt = tok.prompt_ids(question.replace(named, other))
+        k = 0
+        while ids[-1 - k] == alt[-1 - k]:
+            k += 1
+        back = max(back, k)
+    return len(ids) - 1 - back - (len(tok.prefix) + 1)
 
 
 def query_targets(tok, items, image_rows):
     """(rows [N, 2], targets [N]) for the colour and presence questions of a batch."""
     rows, targets = [], []
-    for b, (objects, _, kind, question, answer) in enumerate(items):
+    for b, (_, _, kind, question, answer) in enumerate(items):
         if kind == "colour":
             targets.append(scenes.COLOUR_NAMES.index(answer.rstrip(".")))
         elif kind == "presence":
             targets.append(4 if answer == "yes." else 5)
         else:
             continue
-        rows.append((b, shape_word_row(tok, question, image_rows)))
+        rows.append((b, image_rows + shape_word_index(tok, question)))
     return torch.tensor(rows, dtype=torch.long).view(-1, 2), torch.tensor(targets, dtype=torch.long)
 
 
@@ -239,7 +239,7 @@ def main():
                          "read at the shape word at --query-layers)")
     ap.add_argument("--binding-share", type=float, default=0.0,
                     help="share of end-to-end scenes drawn as two shapes differing in shape and colour")
-    ap.add_argument("--query-layers", default="2,4", help="decoder layers (1 = the first layer's output)")
+    ap.add_argument("--query-layers", default="1", help="decoder layers (1 = the first layer's output)")
     ap.add_argument("--image-size", type=int, default=128, help="input side (square; wide scenes are squeezed)")
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--vision-width", type=int, default=128)
