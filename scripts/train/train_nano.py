@@ -209,6 +209,27 @@ def query_targets(tok, items, image_rows):
     return torch.tensor(rows, dtype=torch.long).view(-1, 2), torch.tensor(targets, dtype=torch.long)
 
 
+def parse_layers(text):
+    """"4-11" or "4,6,8" -> [4, ..., 11] or [4, 6, 8]."""
+    layers = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        layers += range(int(first), int(last or first) + 1)
+    return layers
+
+
+def early_exit_loss(model, hidden, layers, image_rows, labels, per):
+    """The answer loss read through the logit lens at the given decoder layers (their outputs, through the
+    final norm and the LM head, as the probe reads them), averaged over the layers: early exit as in
+    LayerSkip (Elhoushi et al., 2024). It asks the deeper layers to keep the answer once it has formed, so
+    the lens distribution settles where the model would otherwise keep drifting layer to layer."""
+    lm = model.language_model
+    total = 0
+    for layer in layers:
+        total = total + answer_loss(lm.lm_head(lm.model.norm(hidden[layer][:, image_rows:])), labels, per)
+    return total / len(layers)
+
+
 def lr_at(step, total, peak, warmup):
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -240,6 +261,10 @@ def main():
     ap.add_argument("--binding-share", type=float, default=0.0,
                     help="share of end-to-end scenes drawn as two shapes differing in shape and colour")
     ap.add_argument("--query-layers", default="1", help="decoder layers (1 = the first layer's output)")
+    ap.add_argument("--exit-weight", type=float, default=0.0,
+                    help="weight of the early-exit loss: the answer loss of the logit lens (final norm and LM head) "
+                         "at each of --exit-layers, averaged over them")
+    ap.add_argument("--exit-layers", default="", help="decoder layers the early-exit loss reads, e.g. 4-11")
     ap.add_argument("--image-size", type=int, default=128, help="input side (square; wide scenes are squeezed)")
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--vision-width", type=int, default=128)
@@ -268,6 +293,7 @@ def main():
     query = None  # built only when asked for: its initialisation draws from torch's generator
     if args.query_weight:
         query = QueryHead(model.config.text_config.hidden_size, [int(x) for x in args.query_layers.split(",")])
+    exit_layers = parse_layers(args.exit_layers) if args.exit_weight else []
     log = open(os.path.join(args.out, "log.jsonl"), "a")
     print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M, prefix {len(tok.prefix)} tokens",
           flush=True)
@@ -304,21 +330,25 @@ def main():
         pixels, items, patches = draw_batch(rng, args.batch, tok, mix, args.binding_share)
         ids, lab = lm_batch(tok, items)
         feats = nc.vision_features(model, pixels)
-        if query:
+        exit_loss = torch.zeros(())
+        if query or exit_layers:
             logits, hidden = nc.lm_logits(model, tok, feats, ids, hidden=True)
-            query_loss = query.loss(hidden, *query_targets(tok, items, feats.shape[1]))
+            query_loss = query.loss(hidden, *query_targets(tok, items, feats.shape[1])) if query else torch.zeros(())
+            if exit_layers:
+                exit_loss = early_exit_loss(model, hidden, exit_layers, feats.shape[1], lab, args.answer_loss)
         else:
             logits, query_loss = nc.lm_logits(model, tok, feats, ids), torch.zeros(())
         lm_loss = answer_loss(logits, lab, args.answer_loss)
         aux_loss, _ = aux.loss(feats, items, patches, args.patch_weight)
-        loss = lm_loss + args.aux_weight * aux_loss + args.query_weight * query_loss
+        loss = lm_loss + args.aux_weight * aux_loss + args.query_weight * query_loss + args.exit_weight * exit_loss
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 25 == 0 or step == args.steps - 1:
             rec = {"phase": "lm", "step": step, "lm_loss": round(lm_loss.item(), 4),
-                   "aux_loss": round(aux_loss.item(), 4), "query_loss": round(query_loss.item(), 4), "seconds": round(time.time() - t0, 1)}
+                   "aux_loss": round(aux_loss.item(), 4), "query_loss": round(query_loss.item(), 4), **({"exit_loss": round(exit_loss.item(), 4)} if exit_layers else {}),
+                   "seconds": round(time.time() - t0, 1)}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n"), log.flush()
         last = step == args.steps - 1
