@@ -136,6 +136,14 @@ bool reduced_through_float(at::ScalarType dtype) {
   return dtype == at::kHalf || (dtype == at::kBFloat16 && g_fast_reduced);
 }
 
+// libtorch (1.13 and 2.x) sends bfloat16 products to oneDNN on CPUs with AVX-512 BW, VL and DQ; oneDNN
+// accumulates them in float32 and rounds each output once (on AMX at several times the float32 peak).
+bool onednn_bf16_products() {
+  static const bool available = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                                __builtin_cpu_supports("avx512dq");
+  return available;
+}
+
 }  // namespace
 
 void set_fast_reduced_precision(bool fast) { g_fast_reduced = fast; }
@@ -156,6 +164,11 @@ at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const a
   const bool reduced = reduced_through_float(dtype);
   if (!cpu_kernels_for(x) || (dtype != at::kFloat && !reduced)) return at::linear(x, weight, bias);
   const int64_t K = x.size(-1), N = weight.size(0);
+  // Many bfloat16 rows (prefill, vision) where oneDNN takes them: its product already rounds once, and
+  // widening the weight to float32 would run at the float32 peak instead.
+  if (dtype == at::kBFloat16 && weight.scalar_type() == at::kBFloat16 && onednn_bf16_products() &&
+      !linear_rows_independent(x.numel() / std::max<int64_t>(1, K), weight))
+    return at::linear(x, weight, bias);
   at::Tensor x2 = x.reshape({-1, K}).to(at::kFloat).contiguous();
   at::Tensor out = at::empty({x2.size(0), N}, x2.options());
   if (skinny_fits(x2, weight)) {

@@ -3,8 +3,9 @@
 //    a register-tiled AVX2 kernel reads W once (float32 or bfloat16, converted in registers);
 //  - bfloat16/float16, only with --reduced-math fast: ATen 1.13's CPU bf16 gemm is a scalar loop
 //    (~2 GFLOP/s) and oneDNN's bf16 path needs AVX-512, so the product runs in float32 and is
-//    rounded once. Not the bits ATen's kernels give, hence opt-in: by default reduced precision
-//    stays with ATen and matches transformers on the same libtorch;
+//    rounded once (many bfloat16 rows on an AVX-512 CPU stay with oneDNN, which rounds once too).
+//    Not the bits ATen's kernels give, hence opt-in: by default reduced precision stays with ATen
+//    and matches transformers on the same libtorch;
 //  - many rows: OpenBLAS single-threaded on row blocks, one per ATen thread, so that one thread
 //    pool does all the work (OpenBLAS's own pool would fight ATen's for the cores).
 // On other devices, and with --device cpu-generic (lvlm_probe/device_path.h), these are at::linear and
