@@ -218,15 +218,24 @@ def parse_layers(text):
     return layers
 
 
-def early_exit_loss(model, hidden, layers, image_rows, labels, per):
+def early_exit_loss(model, hidden, layers, image_rows, labels, per, final_logits=None):
     """The answer loss read through the logit lens at the given decoder layers (their outputs, through the
     final norm and the LM head, as the probe reads them), averaged over the layers: early exit as in
     LayerSkip (Elhoushi et al., 2024). It asks the deeper layers to keep the answer once it has formed, so
-    the lens distribution settles where the model would otherwise keep drifting layer to layer."""
+    the lens distribution settles where the model would otherwise keep drifting layer to layer. With
+    final_logits, the target is the last layer's distribution at the answer positions instead (KL to it,
+    detached), which asks for the same distribution rather than an ever sharper one."""
     lm = model.language_model
+    answer = labels[:, 1:] != -100
+    target = F.log_softmax(final_logits[:, :-1][answer].detach(), -1) if final_logits is not None else None
     total = 0
     for layer in layers:
-        total = total + answer_loss(lm.lm_head(lm.model.norm(hidden[layer][:, image_rows:])), labels, per)
+        logits = lm.lm_head(lm.model.norm(hidden[layer][:, image_rows:]))
+        if target is None:
+            total = total + answer_loss(logits, labels, per)
+        else:
+            total = total + F.kl_div(F.log_softmax(logits[:, :-1][answer], -1), target, log_target=True,
+                                     reduction="batchmean")
     return total / len(layers)
 
 
@@ -265,6 +274,9 @@ def main():
                     help="weight of the early-exit loss: the answer loss of the logit lens (final norm and LM head) "
                          "at each of --exit-layers, averaged over them")
     ap.add_argument("--exit-layers", default="", help="decoder layers the early-exit loss reads, e.g. 4-11")
+    ap.add_argument("--exit-target", choices=["answer", "final"], default="answer",
+                    help="what the lens at --exit-layers learns: the answer tokens, or the last layer's own "
+                         "distribution (detached: the KL divergence to it, so the last layer is not pulled back)")
     ap.add_argument("--image-size", type=int, default=128, help="input side (square; wide scenes are squeezed)")
     ap.add_argument("--patch", type=int, default=16)
     ap.add_argument("--vision-width", type=int, default=128)
@@ -335,7 +347,8 @@ def main():
             logits, hidden = nc.lm_logits(model, tok, feats, ids, hidden=True)
             query_loss = query.loss(hidden, *query_targets(tok, items, feats.shape[1])) if query else torch.zeros(())
             if exit_layers:
-                exit_loss = early_exit_loss(model, hidden, exit_layers, feats.shape[1], lab, args.answer_loss)
+                exit_loss = early_exit_loss(model, hidden, exit_layers, feats.shape[1], lab, args.answer_loss,
+                                            logits if args.exit_target == "final" else None)
         else:
             logits, query_loss = nc.lm_logits(model, tok, feats, ids), torch.zeros(())
         lm_loss = answer_loss(logits, lab, args.answer_loss)
