@@ -19,9 +19,9 @@ void log_figures(const OrderedJson& eval) {
     spdlog::info("generative: CHAIR {}, Cover {}, Hal {}, Cog {}", figure(g["chair"]), figure(g["cover"]),
                  figure(g["hal"]), figure(g["cog"]));
   if (const auto& d = eval["discriminative"]; d.is_object())
-    spdlog::info("discriminative: accuracy {}, precision {}, recall {}, F1 {} ({} answers neither yes nor no)",
+    spdlog::info("discriminative: accuracy {}, precision {}, recall {}, F1 {} ({} of {} answers neither yes nor no)",
                  figure(d["all"]["accuracy"]), figure(d["all"]["precision"]), figure(d["all"]["recall"]),
-                 figure(d["all"]["f1"]), d["all"]["unparsed"].get<size_t>());
+                 figure(d["all"]["f1"]), d["all"]["unparsed"].get<size_t>(), d["all"]["answers"].get<size_t>());
   const auto& groups = eval["groups"];
   spdlog::info("object words linked to the layers: {} grounded, {} hallucinated",
                groups["grounded"]["mentions"].get<size_t>(), groups["hallucinated"]["mentions"].get<size_t>());
