@@ -12,19 +12,19 @@ Two phases, both on freshly drawn scenes (no epoch, no data set on disk):
      layer LLaVA reads), the (shape, colour) in each half of the image and the number of shapes;
   2. end to end: the language-model loss on the answer tokens (llava_v1 template), plus the auxiliary
      loss at a lower weight.
-Seeds are fixed (torch, numpy; the scenes come from one numpy generator) and the run uses one thread, so a
-rerun on the same machine and versions is expected to give the same weights bit for bit (torch's CPU
-kernels are deterministic on one thread); checked on a short run (6 + 6 steps of --init, twice), not on a
-full one. Another CPU kind or
-torch build may round differently (vectorised kernels), and the weights then drift.
-The shipped model is this script's defaults run to the end (checkpoint/ after end-to-end step 2800); see
-tests/data/nano-llava/README.md. Trained on every kind of question from the start, its decoder never
-learned to find the shape a colour question names (it answers about one of two shapes by chance). The
-other flags are the trials against that, and the card says what each did; the one that worked is a
-curriculum: a first run that asks only colour questions and the training-only "Is there a {shape}?"
-(a fourth --mix share), most of them about two shapes that differ in shape and colour
-(--binding-share), with a target at the question's shape word (--query-weight), then a second run that
-continues it (--init) with every kind of question.
+Seeds are fixed (torch, numpy; the scenes come from one numpy generator); with --threads 1 (the default)
+a rerun on the same machine and versions is expected to give the same weights bit for bit (torch's CPU
+kernels are deterministic on one thread); checked on short runs (6 + 6 steps of --init, twice), not on a
+full one. More threads, another CPU kind or torch build may round differently, and the weights then drift.
+
+Trained on every kind of question from the start (this script's defaults), the decoder never learned to
+find the shape a colour question names: it answered about one of two shapes by chance. The shipped model
+is three runs, each continuing the one before (--init): colour and "Is there a {shape}?" questions only (a
+fourth --mix share), most about two shapes that differ in shape and colour (--binding-share), with a
+target at the question's shape word (--query-weight); then every kind of question with that target at a
+quarter weight; then an early-exit loss (--exit-weight, --exit-layers, --exit-target final) that asks the
+lens at the deeper layers for the last layer's distribution. tests/data/nano-llava/README.md has the
+exact commands and what each of the other flags did when tried.
 """
 import argparse
 import functools
