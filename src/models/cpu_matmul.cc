@@ -190,6 +190,7 @@ at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
       (dtype != at::kFloat && !reduced_through_float(dtype)))
     return at::matmul(a, b);
   const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
+  if (dtype == at::kBFloat16 && M > kSkinnyMaxRows && onednn_bf16_products()) return at::matmul(a, b);  // as linear_forward
   std::vector<int64_t> batch = at::infer_size(a.sizes().slice(0, a.dim() - 2), b.sizes().slice(0, b.dim() - 2));
   auto shape_with = [&](int64_t r, int64_t c) {
     std::vector<int64_t> s = batch;
