@@ -95,8 +95,8 @@ TEST_F(Nano, ColourWordRisesWithDepth) {
 }
 
 // The demo question's stage fit. The divergence curve falls by more than four orders of magnitude
-// over layers 1-6, while the answer's words form (the colour and shape words pass 0.9 at layers 3-4,
-// the articles and "and" at 4-5), and then stays within a factor 10 through layer 12: the detector
+// over layers 1-6, while the answer's words form and sharpen (the colour and shape words pass 0.9 at
+// layers 3-4, "and" at 5), and then stays within a factor 10 through layer 12: the detector
 // must place the critical layer at the end of that fall with a confidence above its decision line 0.5
 // (docs/stages.md), draw rapid evolution and stabilization, and report no mutation (no late jump).
 TEST_F(Nano, DemoAnswerHasACriticalLayerAndNoMutation) {
