@@ -74,7 +74,7 @@ bool needs_torch_binary(int argc, char** argv) {
 int parse_and_run(int argc, char** argv) {
   CLI::App app{"lvlm-probe " LVLM_PROBE_VERSION ": watch every decoder layer of a vision-language model "
                "and report where knowledge evolves, settles and mutates"};
-  app.set_version_flag("--version", std::string(LVLM_PROBE_VERSION) + " (" + LVLM_PROBE_GIT + ")");
+  app.set_version_flag("--version", std::string(LVLM_PROBE_VERSION) + " (" + lvlm::build_commit() + ")");
   app.require_subcommand(1);
   lvlm::cli::Action action;
   for (const Command& c : kCommands)

@@ -139,7 +139,7 @@ void Evaluation::add_run(int r, const std::string& dir) {
 OrderedJson Evaluation::json() const {
   OrderedJson j;
   j["schema"] = kEvalSchema;
-  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
+  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}};
   j["amber"] = {{"dir", amber.dir}, {"vocabulary", amber.vocabulary.size()}, {"safe_words", amber.safe_words}};
   j["runs"] = runs;
   j["model"] = model.is_null() ? OrderedJson() : OrderedJson(model);

@@ -27,7 +27,7 @@ OrderedJson stage_options_json(const StageOptions& o) {
 namespace {
 
 OrderedJson tool_json() {
-  return {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
+  return {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}};
 }
 
 OrderedJson model_json(const ModelInfo& m) {

@@ -109,7 +109,7 @@ OrderedJson features_json(const FeatureSummary& f) {
 OrderedJson build_summary(const SummaryInput& in) {
   OrderedJson j;
   j["schema"] = kSummarySchema;
-  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", LVLM_PROBE_GIT}};
+  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}};
   j["runs"] = in.runs;
   j["run_details"] = run_details_json(in);
   j["items"] = items_json(in);
