@@ -219,12 +219,12 @@ def parse_layers(text):
 
 
 def early_exit_loss(model, hidden, layers, image_rows, labels, per, final_logits=None):
-    """The answer loss read through the logit lens at the given decoder layers (their outputs, through the
-    final norm and the LM head, as the probe reads them), averaged over the layers: early exit as in
-    LayerSkip (Elhoushi et al., 2024). It asks the deeper layers to keep the answer once it has formed, so
-    the lens distribution settles where the model would otherwise keep drifting layer to layer. With
-    final_logits, the target is the last layer's distribution at the answer positions instead (KL to it,
-    detached), which asks for the same distribution rather than an ever sharper one."""
+    """A loss on the logit lens at the given decoder layers (their outputs through the final norm and the
+    LM head, as the probe reads them), averaged over the layers: early exit as in LayerSkip (Elhoushi et
+    al., 2024). Without final_logits it is the answer loss there, which asks every one of those layers for
+    an ever sharper answer (their divergences keep falling layer after layer); with final_logits it is the
+    KL divergence to the last layer's distribution at the answer positions (detached), which asks them
+    for one distribution, so the lens settles once the answer has formed."""
     lm = model.language_model
     answer = labels[:, 1:] != -100
     target = F.log_softmax(final_logits[:, :-1][answer].detach(), -1) if final_logits is not None else None
@@ -271,8 +271,8 @@ def main():
                     help="share of end-to-end scenes drawn as two shapes differing in shape and colour")
     ap.add_argument("--query-layers", default="1", help="decoder layers (1 = the first layer's output)")
     ap.add_argument("--exit-weight", type=float, default=0.0,
-                    help="weight of the early-exit loss: the answer loss of the logit lens (final norm and LM head) "
-                         "at each of --exit-layers, averaged over them")
+                    help="weight of the early-exit loss on the logit lens (final norm and LM head) at each of "
+                         "--exit-layers, averaged over them (see --exit-target)")
     ap.add_argument("--exit-layers", default="", help="decoder layers the early-exit loss reads, e.g. 4-11")
     ap.add_argument("--exit-target", choices=["answer", "final"], default="answer",
                     help="what the lens at --exit-layers learns: the answer tokens, or the last layer's own "
@@ -304,7 +304,7 @@ def main():
     aux = AuxHead(vcfg.hidden_size, grid)
     query = None  # built only when asked for: its initialisation draws from torch's generator
     if args.query_weight:
-        query = QueryHead(model.config.text_config.hidden_size, [int(x) for x in args.query_layers.split(",")])
+        query = QueryHead(model.config.text_config.hidden_size, parse_layers(args.query_layers))
     exit_layers = parse_layers(args.exit_layers) if args.exit_weight else []
     log = open(os.path.join(args.out, "log.jsonl"), "a")
     print(f"params {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M, prefix {len(tok.prefix)} tokens",
@@ -360,8 +360,10 @@ def main():
         opt.step()
         if step % 25 == 0 or step == args.steps - 1:
             rec = {"phase": "lm", "step": step, "lm_loss": round(lm_loss.item(), 4),
-                   "aux_loss": round(aux_loss.item(), 4), "query_loss": round(query_loss.item(), 4), **({"exit_loss": round(exit_loss.item(), 4)} if exit_layers else {}),
-                   "seconds": round(time.time() - t0, 1)}
+                   "aux_loss": round(aux_loss.item(), 4), "query_loss": round(query_loss.item(), 4)}
+            if exit_layers:
+                rec["exit_loss"] = round(exit_loss.item(), 4)
+            rec["seconds"] = round(time.time() - t0, 1)
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + "\n"), log.flush()
         last = step == args.steps - 1
