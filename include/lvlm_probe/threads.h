@@ -1,5 +1,5 @@
-// How many threads lvlm-probe uses, and the environment the OpenMP and OpenBLAS runtimes must find
-// when they load (docs/performance.md, "Threads"). Torch-free: the launcher, the batch tools and
+// How many threads lvlm-probe uses, and the environment the OpenMP, OpenBLAS and malloc runtimes
+// must find when they load (docs/performance.md, "Threads" and "Memory allocation"). Torch-free: the launcher, the batch tools and
 // make-model use it as well as the model.
 #pragma once
 
@@ -17,15 +17,20 @@ int usable_cores();
 // The thread count for `--threads requested`: requested when positive, else every usable core.
 int resolve_thread_count(int requested, int usable);
 
-// Variables to set before the OpenMP and OpenBLAS runtimes load (they read them only then):
+// Variables to set before the OpenMP, OpenBLAS and glibc malloc runtimes load (they read them only
+// then):
 //  - OMP_WAIT_POLICY=passive: a thread that ends its share of a parallel loop sleeps instead of
 //    spinning; spinning threads take the core from the one still working whenever another process
 //    holds a core, and a two-thread run then takes 5-14 times as long as one thread;
 //  - OPENBLAS_NUM_THREADS=1: OpenBLAS runs inside ATen's threads, so its own pool is never
-//    started.
-// A variable the user has set is left alone (GOMP_SPINCOUNT counts as choosing a wait policy).
+//    started;
+//  - MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_: activations of up to 32 MiB
+//    (glibc's largest threshold) are reused from the heap instead of mapped and unmapped by every
+//    operation, each time faulting in fresh zeroed pages.
+// A variable the user has set is left alone (GOMP_SPINCOUNT counts as choosing a wait policy; any
+// MALLOC_*_ variable or a glibc.malloc tunable in GLIBC_TUNABLES as choosing malloc's settings).
 // `lookup` is getenv or a stand-in.
-std::vector<std::pair<std::string, std::string>> thread_runtime_environment(
+std::vector<std::pair<std::string, std::string>> runtime_environment(
     const std::function<const char*(const char*)>& lookup);
 
 }  // namespace lvlm

@@ -2,6 +2,7 @@
 // to lvlm-probe-torch beside it (tools/CMakeLists.txt, docs/performance.md "Start-up"). Which
 // libraries a process maps is read from the dynamic loader's own log (LD_DEBUG=libs), not timed.
 #include <filesystem>
+#include <fstream>
 
 #include "lvlm_probe/common.h"
 #include "test_util.h"
@@ -76,6 +77,34 @@ TEST(CliStartup, AloneTheLightBinaryStillChecksAndNamesTheMissingSibling) {
   EXPECT_EQ(WEXITSTATUS(status), 4);
   const std::string err = read_file(dir.file("err"));
   EXPECT_NE(err.find("cannot start " + dir.file("lvlm-probe-torch")), std::string::npos) << err;
+}
+
+// The runtimes' settings (lvlm_probe/threads.h) reach the model binary, and a user's own choice
+// wins: a stand-in lvlm-probe-torch beside a copy of lvlm-probe writes the environment it got.
+TEST(CliStartup, TheModelBinaryStartsWithTheRuntimeSettings) {
+  test::TempDir dir;
+  const std::string alone = dir.file("lvlm-probe");
+  fs::copy_file(LVLM_CLI, alone);
+  {
+    std::ofstream script(dir.file("lvlm-probe-torch"));
+    script << "#!/bin/sh\nenv > \"$0.env\"\n";
+  }
+  fs::permissions(dir.file("lvlm-probe-torch"), fs::perms::owner_all);
+  auto environment_of_child = [&](const std::string& assignments) {
+    const std::string cmd = "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT -u MALLOC_TOP_PAD_ -u MALLOC_MMAP_THRESHOLD_ "
+                            "-u MALLOC_TRIM_THRESHOLD_ -u MALLOC_MMAP_MAX_ -u GLIBC_TUNABLES " +
+                            assignments + " '" + alone + "' run --help";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    return "\n" + read_file(dir.file("lvlm-probe-torch.env"));
+  };
+  std::string env = environment_of_child("");
+  for (const char* line : {"\nOMP_WAIT_POLICY=passive\n", "\nMALLOC_MMAP_THRESHOLD_=33554432\n",
+                           "\nMALLOC_TRIM_THRESHOLD_=1073741824\n", "\nMALLOC_TOP_PAD_=268435456\n"})
+    EXPECT_NE(env.find(line), std::string::npos) << line << " missing:" << env;
+  env = environment_of_child("MALLOC_TOP_PAD_=0 OMP_WAIT_POLICY=active");
+  EXPECT_NE(env.find("\nMALLOC_TOP_PAD_=0\n"), std::string::npos) << env;
+  EXPECT_NE(env.find("\nOMP_WAIT_POLICY=active\n"), std::string::npos) << env;
+  EXPECT_EQ(env.find("MALLOC_MMAP_THRESHOLD_"), std::string::npos) << env;
 }
 
 }  // namespace

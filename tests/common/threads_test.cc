@@ -43,14 +43,27 @@ TEST(Threads, RuntimeEnvironmentLeavesTheUsersChoicesAlone) {
       return it == env.end() ? nullptr : it->second.c_str();
     };
     Env out;
-    for (const auto& [name, value] : thread_runtime_environment(lookup)) out[name] = value;
+    for (const auto& [name, value] : runtime_environment(lookup)) out[name] = value;
     return out;
   };
-  EXPECT_EQ(environment_for({}), (Env{{"OMP_WAIT_POLICY", "passive"}, {"OPENBLAS_NUM_THREADS", "1"}}));
-  EXPECT_EQ(environment_for({{"OMP_WAIT_POLICY", "active"}}), (Env{{"OPENBLAS_NUM_THREADS", "1"}}));
-  EXPECT_EQ(environment_for({{"GOMP_SPINCOUNT", "10000"}}), (Env{{"OPENBLAS_NUM_THREADS", "1"}}));
-  EXPECT_EQ(environment_for({{"OPENBLAS_NUM_THREADS", "4"}, {"OMP_WAIT_POLICY", "passive"}}), Env{});
+  const Env malloc_settings = {{"MALLOC_MMAP_THRESHOLD_", "33554432"},
+                               {"MALLOC_TRIM_THRESHOLD_", "1073741824"},
+                               {"MALLOC_TOP_PAD_", "268435456"}};
+  auto with_malloc = [&](Env env) {
+    env.insert(malloc_settings.begin(), malloc_settings.end());
+    return env;
+  };
+  EXPECT_EQ(environment_for({}), with_malloc({{"OMP_WAIT_POLICY", "passive"}, {"OPENBLAS_NUM_THREADS", "1"}}));
+  EXPECT_EQ(environment_for({{"OMP_WAIT_POLICY", "active"}}), with_malloc({{"OPENBLAS_NUM_THREADS", "1"}}));
+  EXPECT_EQ(environment_for({{"GOMP_SPINCOUNT", "10000"}}), with_malloc({{"OPENBLAS_NUM_THREADS", "1"}}));
+  EXPECT_EQ(environment_for({{"OPENBLAS_NUM_THREADS", "4"}, {"OMP_WAIT_POLICY", "passive"}}), malloc_settings);
+  // One malloc variable or tunable chosen by the user: none of ours, since ours would override the
+  // adaptive behaviour the user kept for the others.
+  const Env threads_only = {{"OMP_WAIT_POLICY", "passive"}, {"OPENBLAS_NUM_THREADS", "1"}};
+  EXPECT_EQ(environment_for({{"MALLOC_TOP_PAD_", "0"}}), threads_only);
+  EXPECT_EQ(environment_for({{"MALLOC_MMAP_MAX_", "0"}}), threads_only);
+  EXPECT_EQ(environment_for({{"GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"}}), threads_only);
+  EXPECT_EQ(environment_for({{"GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F"}}), with_malloc(threads_only));
 }
-
 }  // namespace
 }  // namespace lvlm
