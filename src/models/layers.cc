@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "cuda_runtime.h"
 #include "lvlm_probe/common.h"
 
 namespace lvlm {
@@ -129,11 +130,12 @@ const char* compute_dtype_name(at::ScalarType dtype) {
 }
 
 at::Device parse_device(const std::string& name) {
-  if (name == "auto") return at::hasCUDA() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  // libtorch is asked about CUDA only after its CUDA half is loaded (cuda_runtime.h).
+  if (name == "auto")
+    return gpu_device_nodes_present() && load_cuda_backend(nullptr) && at::hasCUDA() ? at::Device(at::kCUDA, 0)
+                                                                                     : at::Device(at::kCPU);
   if (name == "cpu" || name == "cpu-generic") return at::Device(at::kCPU);  // cpu-generic: see device_path.h
   if (name == "cuda" || name.rfind("cuda:", 0) == 0) {
-    if (!at::hasCUDA())
-      throw RuntimeFailure("--device " + name + ": this libtorch has no CUDA support or no GPU is visible");
     int index = 0;
     if (name.size() > 5) {
       try {
@@ -144,6 +146,9 @@ at::Device parse_device(const std::string& name) {
         throw UsageError("--device: '" + name + "' is not cpu, cuda or cuda:N");
       }
     }
+    std::string why;
+    if (!load_cuda_backend(&why)) throw RuntimeFailure("--device " + name + ": this libtorch has no CUDA support (" + why + ")");
+    if (!at::hasCUDA()) throw RuntimeFailure("--device " + name + ": no GPU is visible to libtorch's CUDA runtime");
     return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index));
   }
   throw UsageError("--device: '" + name + "' is not one of auto, cpu, cpu-generic, cuda, cuda:N");

@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "lvlm_probe/common.h"
 #include "test_util.h"
 
@@ -77,6 +79,36 @@ TEST(CliStartup, AloneTheLightBinaryStillChecksAndNamesTheMissingSibling) {
   EXPECT_EQ(WEXITSTATUS(status), 4);
   const std::string err = read_file(dir.file("err"));
   EXPECT_NE(err.find("cannot start " + dir.file("lvlm-probe-torch")), std::string::npos) << err;
+}
+
+// A CPU run maps none of libtorch's CUDA half (libtorch_cuda with cuBLAS, cuDNN and NCCL: 0.17 s
+// to load); `--device cuda` loads it where the libtorch has one, and says why it cannot run here.
+TEST(CliStartup, CpuRunsLoadNoCudaLibrary) {
+  test::TempDir dir;
+  const std::string run = "run --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                          "/test.png' --prompt 'What is shown in this image?' --max-new-tokens 2 --out '" +
+                          dir.file("report.json") + "'";
+  for (const std::string device : {"", " --device cpu", " --device cpu-generic"}) {
+    SCOPED_TRACE(device);
+    int exit_code = -1;
+    const std::string log = loader_log(LVLM_CLI, run + device, &exit_code);
+    EXPECT_EQ(exit_code, 0);
+    EXPECT_TRUE(loads_libtorch(log));
+    // (The wheel's libtorch_cpu.so itself needs the small CUDA runtime and CUPTI, for its profiler.)
+    for (const char* cuda : {"libtorch_cuda", "libc10_cuda", "libcublas", "libcudnn", "libnccl"})
+      EXPECT_EQ(log.find(cuda), std::string::npos) << cuda << " loaded:\n" << log.substr(0, 3000);
+  }
+  if (::access("/dev/nvidiactl", F_OK) == 0 || ::access("/dev/dxg", F_OK) == 0) return;  // a GPU could run it
+  int exit_code = -1;
+  const std::string log = loader_log(LVLM_CLI, run + " --device cuda", &exit_code);
+  EXPECT_EQ(exit_code, 4);
+#ifdef LVLM_TORCH_HAS_CUDA_LIBRARY
+  EXPECT_NE(log.find("libtorch_cuda.so"), std::string::npos);
+  EXPECT_NE(log.find("--device cuda: no GPU is visible to libtorch's CUDA runtime"), std::string::npos) << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+#else
+  EXPECT_NE(log.find("--device cuda: this libtorch has no CUDA support (libtorch_cuda.so"), std::string::npos)
+      << log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+#endif
 }
 
 // The runtimes' settings (lvlm_probe/threads.h) reach the model binary, and a user's own choice
