@@ -19,9 +19,11 @@ int resolve_thread_count(int requested, int usable);
 
 // Variables to set before the OpenMP, OpenBLAS and glibc malloc runtimes load (they read them only
 // then):
-//  - OMP_WAIT_POLICY=passive: a thread that ends its share of a parallel loop sleeps instead of
-//    spinning; spinning threads take the core from the one still working whenever another process
-//    holds a core, and a two-thread run then takes 5-14 times as long as one thread;
+//  - GOMP_SPINCOUNT=3000: a thread that ends its share of a parallel loop spins a few thousand
+//    rounds (microseconds to a tenth of a millisecond, by CPU) before it sleeps, instead of
+//    libgomp's 300,000; long spinning threads take the core from the one still working whenever
+//    another process holds a core (a two-thread run then took 5-14 times as long as one thread),
+//    while sleeping at once makes every one of a decoding step's hundreds of loops wake its threads;
 //  - OPENBLAS_NUM_THREADS=1: OpenBLAS runs inside ATen's threads, so its own pool is never
 //    started;
 //  - MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_: activations of up to 32 MiB

@@ -20,7 +20,7 @@ int resolve_thread_count(int requested, int usable) { return requested > 0 ? req
 std::vector<std::pair<std::string, std::string>> runtime_environment(
     const std::function<const char*(const char*)>& lookup) {
   std::vector<std::pair<std::string, std::string>> set;
-  if (!lookup("OMP_WAIT_POLICY") && !lookup("GOMP_SPINCOUNT")) set.emplace_back("OMP_WAIT_POLICY", "passive");
+  if (!lookup("OMP_WAIT_POLICY") && !lookup("GOMP_SPINCOUNT")) set.emplace_back("GOMP_SPINCOUNT", "3000");
   if (!lookup("OPENBLAS_NUM_THREADS")) set.emplace_back("OPENBLAS_NUM_THREADS", "1");
 
   // glibc's malloc settings go together: setting any one of them also turns off its adaptive

@@ -130,13 +130,14 @@ TEST(CliStartup, TheModelBinaryStartsWithTheRuntimeSettings) {
     return "\n" + read_file(dir.file("lvlm-probe-torch.env"));
   };
   std::string env = environment_of_child("");
-  for (const char* line : {"\nOMP_WAIT_POLICY=passive\n", "\nMALLOC_MMAP_THRESHOLD_=33554432\n",
+  for (const char* line : {"\nGOMP_SPINCOUNT=3000\n", "\nMALLOC_MMAP_THRESHOLD_=33554432\n",
                            "\nMALLOC_TRIM_THRESHOLD_=1073741824\n", "\nMALLOC_TOP_PAD_=268435456\n"})
     EXPECT_NE(env.find(line), std::string::npos) << line << " missing:" << env;
   env = environment_of_child("MALLOC_TOP_PAD_=0 OMP_WAIT_POLICY=active");
   EXPECT_NE(env.find("\nMALLOC_TOP_PAD_=0\n"), std::string::npos) << env;
   EXPECT_NE(env.find("\nOMP_WAIT_POLICY=active\n"), std::string::npos) << env;
   EXPECT_EQ(env.find("MALLOC_MMAP_THRESHOLD_"), std::string::npos) << env;
+  EXPECT_EQ(env.find("GOMP_SPINCOUNT"), std::string::npos) << env;
 }
 
 }  // namespace

@@ -53,13 +53,13 @@ TEST(Threads, RuntimeEnvironmentLeavesTheUsersChoicesAlone) {
     env.insert(malloc_settings.begin(), malloc_settings.end());
     return env;
   };
-  EXPECT_EQ(environment_for({}), with_malloc({{"OMP_WAIT_POLICY", "passive"}, {"OPENBLAS_NUM_THREADS", "1"}}));
+  EXPECT_EQ(environment_for({}), with_malloc({{"GOMP_SPINCOUNT", "3000"}, {"OPENBLAS_NUM_THREADS", "1"}}));
   EXPECT_EQ(environment_for({{"OMP_WAIT_POLICY", "active"}}), with_malloc({{"OPENBLAS_NUM_THREADS", "1"}}));
   EXPECT_EQ(environment_for({{"GOMP_SPINCOUNT", "10000"}}), with_malloc({{"OPENBLAS_NUM_THREADS", "1"}}));
   EXPECT_EQ(environment_for({{"OPENBLAS_NUM_THREADS", "4"}, {"OMP_WAIT_POLICY", "passive"}}), malloc_settings);
   // One malloc variable or tunable chosen by the user: none of ours, since ours would override the
   // adaptive behaviour the user kept for the others.
-  const Env threads_only = {{"OMP_WAIT_POLICY", "passive"}, {"OPENBLAS_NUM_THREADS", "1"}};
+  const Env threads_only = {{"GOMP_SPINCOUNT", "3000"}, {"OPENBLAS_NUM_THREADS", "1"}};
   EXPECT_EQ(environment_for({{"MALLOC_TOP_PAD_", "0"}}), threads_only);
   EXPECT_EQ(environment_for({{"MALLOC_MMAP_MAX_", "0"}}), threads_only);
   EXPECT_EQ(environment_for({{"GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"}}), threads_only);
