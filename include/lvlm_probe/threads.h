@@ -1,6 +1,6 @@
 // How many threads lvlm-probe uses, and the environment the OpenMP, OpenBLAS and malloc runtimes
-// must find when they load (docs/performance.md, "Threads" and "Memory allocation"). Torch-free: the launcher, the batch tools and
-// make-model use it as well as the model.
+// must find when they load (docs/performance.md, "Threads" and "Memory allocation"). Torch-free:
+// the launcher, the batch tools and make-model use it as well as the model.
 #pragma once
 
 #include <functional>
