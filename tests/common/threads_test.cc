@@ -65,5 +65,6 @@ TEST(Threads, RuntimeEnvironmentLeavesTheUsersChoicesAlone) {
   EXPECT_EQ(environment_for({{"GLIBC_TUNABLES", "glibc.malloc.hugetlb=1"}}), threads_only);
   EXPECT_EQ(environment_for({{"GLIBC_TUNABLES", "glibc.cpu.hwcaps=-AVX512F"}}), with_malloc(threads_only));
 }
+
 }  // namespace
 }  // namespace lvlm
