@@ -184,13 +184,18 @@ at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const a
   return out.to(dtype).view(shape);
 }
 
-at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
+bool batched_matmul_by_libtorch(const at::Tensor& a, const at::Tensor& b) {
   const at::ScalarType dtype = a.scalar_type();
   if (!cpu_kernels_for(a) || a.dim() < 3 || b.dim() < 3 || dtype != b.scalar_type() ||
       (dtype != at::kFloat && !reduced_through_float(dtype)))
-    return at::matmul(a, b);
+    return true;
+  return dtype == at::kBFloat16 && a.size(-2) > kSkinnyMaxRows && onednn_bf16_products();  // as linear_forward
+}
+
+at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b) {
+  if (batched_matmul_by_libtorch(a, b)) return at::matmul(a, b);
+  const at::ScalarType dtype = a.scalar_type();
   const int64_t M = a.size(-2), K = a.size(-1), N = b.size(-1);
-  if (dtype == at::kBFloat16 && M > kSkinnyMaxRows && onednn_bf16_products()) return at::matmul(a, b);  // as linear_forward
   std::vector<int64_t> batch = at::infer_size(a.sizes().slice(0, a.dim() - 2), b.sizes().slice(0, b.dim() - 2));
   auto shape_with = [&](int64_t r, int64_t c) {
     std::vector<int64_t> s = batch;

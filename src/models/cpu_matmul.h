@@ -22,6 +22,9 @@ at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const a
 // a [..., M, K] x b [..., K, N] with broadcast batch dimensions (= torch.matmul for batched
 // operands); batches are spread over the threads.
 at::Tensor batched_matmul(const at::Tensor& a, const at::Tensor& b);
+// True when batched_matmul(a, b) is libtorch's at::matmul, which copies strided operands itself
+// (by a slower path than .contiguous()); false when the CPU kernels take them as they are.
+bool batched_matmul_by_libtorch(const at::Tensor& a, const at::Tensor& b);
 
 // Process-wide choice for bf16/f16 on the CPU (DeviceOptions::reduced_math): false (default) leaves
 // bfloat16 products to libtorch, true runs them in float32 with one rounding (float16 always goes

@@ -77,18 +77,17 @@ at::Tensor Decoder::attention(const Block& b, int index, const at::Tensor& x, co
     total = start + s;
     k = cache->keys[index].narrow(1, 0, total);
     v = cache->values[index].narrow(1, 0, total);
-    // The views skip the cache's unused slots between heads. The CPU kernels of cpu_matmul.cc take
-    // them as they are (float32); libtorch's matmul (bfloat16, float16, other devices) copies such
-    // a view itself, by a slower path: at 640 positions, 32 heads in bfloat16, 2.4 ms per layer
-    // against 1.0 ms with this copy, the layout transformers' cache concatenation gives. Same bits.
-    if (!cpu_kernels_for(k) || k.scalar_type() != at::kFloat) {
-      k = k.contiguous();
-      v = v.contiguous();
-    }
   }
-  if (observer && observer->wants_attention()) observer->on_attention(index + 1, start, q, k);
   // [nkv, group, S, hd] x [nkv, 1, hd, T]: each group of query heads against its key head.
   at::Tensor qg = q.reshape({nkv, group, s, hd});
+  // Cache views skip the unused slots between heads. libtorch's matmul copies such a view itself, by
+  // a slower path: at 640 positions, 32 heads in bfloat16, 2.4 ms per layer against 1.0 ms with this
+  // copy, the layout transformers' cache concatenation gives. Same bits.
+  if (cache && batched_matmul_by_libtorch(qg, k.unsqueeze(1))) {
+    k = k.contiguous();
+    v = v.contiguous();
+  }
+  if (observer && observer->wants_attention()) observer->on_attention(index + 1, start, q, k);
   at::Tensor scores = batched_matmul(qg, k.unsqueeze(1).transpose(2, 3)) / std::sqrt(static_cast<double>(hd));
   if (s > 1) {
     // Causal mask: query i (absolute start + i) sees keys 0..start + i.

@@ -90,7 +90,21 @@ TEST(CpuLinear, ReducedPrecisionIsLibtorchsByDefault) {
     EXPECT_FALSE(linear_rows_independent(9, w));
     at::Tensor q = at::randn({2, 3, 5, 8}).to(dtype), k = at::randn({2, 1, 8, 7}).to(dtype);
     EXPECT_TRUE(at::equal(batched_matmul(q, k), at::matmul(q, k)));
+    EXPECT_TRUE(batched_matmul_by_libtorch(q, k));
   }
+}
+
+// The decoder copies strided cache views only for libtorch's matmul, so the answer must follow the
+// routing: float32 and fast bf16 one-row products stay with the CPU kernels, exact bf16 does not.
+TEST(CpuMatmul, SaysWhenLibtorchTakesTheProduct) {
+  at::Tensor q = at::randn({2, 3, 1, 8}), k = at::randn({2, 1, 8, 7});
+  EXPECT_FALSE(batched_matmul_by_libtorch(q, k));
+  EXPECT_TRUE(batched_matmul_by_libtorch(q.to(at::kBFloat16), k.to(at::kBFloat16)));
+  EXPECT_TRUE(batched_matmul_by_libtorch(q.to(at::kDouble), k.to(at::kDouble)));
+  EXPECT_TRUE(batched_matmul_by_libtorch(q[0][0], k[0][0]));  // two dimensions: not a batch
+  FastReducedGuard fast;
+  EXPECT_FALSE(batched_matmul_by_libtorch(q.to(at::kBFloat16), k.to(at::kBFloat16)));
+  EXPECT_FALSE(batched_matmul_by_libtorch(q.to(at::kHalf), k.to(at::kHalf)));
 }
 
 TEST(CpuMatmul, BroadcastBatchesLikeTorchMatmul) {
