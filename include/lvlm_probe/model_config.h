@@ -56,7 +56,9 @@ struct ModelDescription {
   std::string text;  // the same as an aligned table for people
 };
 
-// `architectures[0]` of config.json, or "" when absent. Used by the family registry.
+// `architectures[0]` of a parsed config.json, or "" when absent or not a string.
+std::string architecture_of(const Json& config);
+// The same read from <model_dir>/config.json. Used by the family registry.
 std::string read_architecture(const std::string& model_dir);
 
 }  // namespace lvlm

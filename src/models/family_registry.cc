@@ -59,11 +59,15 @@ const ModelFamily& family_of_preset(const std::string& preset) {
 
 ModelDescription describe_model(const std::string& model_dir) { return family_of_model(model_dir).describe(model_dir); }
 
-std::string read_architecture(const std::string& model_dir) {
-  Json j = read_json_file(join_path(model_dir, "config.json"));
-  auto arch = j.find("architectures");
-  if (arch == j.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) return "";
+std::string architecture_of(const Json& config) {
+  if (!config.is_object()) return "";
+  auto arch = config.find("architectures");
+  if (arch == config.end() || !arch->is_array() || arch->empty() || !(*arch)[0].is_string()) return "";
   return (*arch)[0].get<std::string>();
+}
+
+std::string read_architecture(const std::string& model_dir) {
+  return architecture_of(read_json_file(join_path(model_dir, "config.json")));
 }
 
 }  // namespace lvlm

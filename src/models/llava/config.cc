@@ -137,9 +137,7 @@ LlavaConfig parse_llava_config(const std::string& json_text, const std::string& 
   if (!j.is_object()) throw InputError(origin, "expected a JSON object");
   LlavaConfig c;
   c.path = origin;
-  auto arch = j.find("architectures");
-  if (arch != j.end() && arch->is_array() && !arch->empty() && (*arch)[0].is_string())
-    c.architecture = (*arch)[0].get<std::string>();
+  c.architecture = architecture_of(j);
   auto text = j.find("text_config");
   c.text = (text == j.end() || text->is_null()) ? TextConfig{} : parse_text(*text, origin);
   auto vision = j.find("vision_config");

@@ -165,9 +165,7 @@ Config parse_config(const std::string& json_text, const std::string& origin) {
   if (!j.is_object()) throw InputError(origin, "expected a JSON object");
   Config c;
   c.path = origin;
-  auto arch = j.find("architectures");
-  if (arch != j.end() && arch->is_array() && !arch->empty() && (*arch)[0].is_string())
-    c.architecture = (*arch)[0].get<std::string>();
+  c.architecture = architecture_of(j);
   c.version = version_of(c.architecture, j, origin);
   if (c.architecture.empty()) c.architecture = c.version == Version::qwen2_vl ? kQwen2VLArchitecture : kQwen25VLArchitecture;
   // Newer transformers nest the language keys in text_config; older ones keep them at the top.
