@@ -16,6 +16,9 @@ inline constexpr const char* kReportSchema = "lvlm-probe/report/2";
 // Still read: the stage outcomes are plain layers (never null) and carry one `confidence`.
 inline constexpr const char* kReportSchemaV1 = "lvlm-probe/report/1";
 
+// The `tool` object of every file lvlm-probe writes: name, version and the commit it was built from.
+OrderedJson tool_json();
+
 OrderedJson build_report(const ProbeResult& result);
 // Atomic (temp file + rename); "-" writes to stdout.
 void write_report(const std::string& path, const OrderedJson& report);
@@ -34,6 +37,11 @@ void validate_report(const Json& report, const std::string& origin);
 // naming `features_path` when it does not fit the report.
 Json token_embedding(const std::string& features_path, const Json& report, TokenEmbeddingStyle style,
                      size_t max_points, uint64_t seed = 0);
+
+// InputError naming the features file when its metadata (written by --dump-features) names another
+// image or other tokens than the report's run. Files without that metadata pass.
+class SafetensorsFile;
+void check_features_of_run(const SafetensorsFile& features, const Json& report);
 
 // The stage options a report was analysed with (settings.stages and settings.lens), as
 // `analyze` and `aggregate` re-apply them. A fixed method's critical layer and window come from

@@ -7,7 +7,6 @@
 #include "layer_link.h"
 #include "lvlm_probe/batch.h"
 #include "lvlm_probe/report.h"
-#include "lvlm_probe/version.h"
 
 namespace lvlm {
 namespace {
@@ -139,7 +138,7 @@ void Evaluation::add_run(int r, const std::string& dir) {
 OrderedJson Evaluation::json() const {
   OrderedJson j;
   j["schema"] = kEvalSchema;
-  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}};
+  j["tool"] = tool_json();
   j["amber"] = {{"dir", amber.dir}, {"vocabulary", amber.vocabulary.size()}, {"safe_words", amber.safe_words}};
   j["runs"] = runs;
   j["model"] = model.is_null() ? OrderedJson() : OrderedJson(model);

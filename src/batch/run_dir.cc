@@ -16,7 +16,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "lvlm_probe/version.h"
+#include "lvlm_probe/report.h"
 
 namespace lvlm {
 namespace {
@@ -269,7 +269,7 @@ OrderedJson shard_layout(const std::vector<BatchItem>& listed, const Shard& shar
 void claim_run_settings(const std::string& run_dir, const OrderedJson& settings, const OrderedJson& layout, bool force) {
   const std::string path = join_path(run_dir, "run.json");
   OrderedJson run = {{"schema", kRunSchema},
-                     {"tool", {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}}},
+                     {"tool", tool_json()},
                      {"created", utc_now()},
                      {"layout", layout},
                      {"settings", settings}};

@@ -24,11 +24,11 @@ OrderedJson stage_options_json(const StageOptions& o) {
   return j;
 }
 
-namespace {
-
 OrderedJson tool_json() {
   return {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}};
 }
+
+namespace {
 
 OrderedJson model_json(const ModelInfo& m) {
   return {{"path", m.path},

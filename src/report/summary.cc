@@ -5,7 +5,6 @@
 
 #include "json_parts.h"
 #include "lvlm_probe/report.h"
-#include "lvlm_probe/version.h"
 
 namespace lvlm {
 namespace {
@@ -109,7 +108,7 @@ OrderedJson features_json(const FeatureSummary& f) {
 OrderedJson build_summary(const SummaryInput& in) {
   OrderedJson j;
   j["schema"] = kSummarySchema;
-  j["tool"] = {{"name", "lvlm-probe"}, {"version", LVLM_PROBE_VERSION}, {"git", build_commit()}};
+  j["tool"] = tool_json();
   j["runs"] = in.runs;
   j["run_details"] = run_details_json(in);
   j["items"] = items_json(in);
