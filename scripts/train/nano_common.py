@@ -2,7 +2,6 @@
 preprocessing (CLIPImageProcessor's, re-done in numpy for speed and checked against it) and the forward
 pass used in training (the same computation as LlavaForConditionalGeneration's, with the image at one
 fixed place)."""
-import json
 import os
 
 import numpy as np
@@ -28,13 +27,6 @@ def set_geometry(image_size, patch):
     global IMAGE_SIZE, PATCH
     assert image_size % patch == 0 and (image_size // patch) % 2 == 0, "the patch grid must split into halves"
     IMAGE_SIZE, PATCH = image_size, patch
-
-
-def set_geometry_of(model_dir):
-    """set_geometry from a model folder's config.json (its vision tower's image_size and patch_size)."""
-    with open(os.path.join(model_dir, "config.json")) as f:
-        vision = json.load(f)["vision_config"]
-    set_geometry(vision["image_size"], vision["patch_size"])
 
 
 def llava_v1(question):
@@ -182,7 +174,7 @@ def load_model(init, out):
     hf = LlamaTokenizer.from_pretrained(init)
     hf.save_pretrained(out)
     model = LlavaForConditionalGeneration.from_pretrained(init, torch_dtype=torch.float32)
-    set_geometry_of(init)
+    set_geometry(model.config.vision_config.image_size, model.config.vision_config.patch_size)
     return Tok(LlamaTokenizer.from_pretrained(out)), model
 
 

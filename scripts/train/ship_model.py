@@ -36,7 +36,7 @@ def main():
     config_path = os.path.join(args.out, "config.json")
     with open(config_path) as f:
         config = json.load(f)
-    nano_common.set_geometry_of(args.out)
+    nano_common.set_geometry(config["vision_config"]["image_size"], config["vision_config"]["patch_size"])
     config.pop("_name_or_path", None)  # a run continued from a model folder records where that was
     with open(config_path, "w") as f:
         json.dump(config, f, indent=2, sort_keys=True)
