@@ -46,9 +46,11 @@ struct TensorEntry {
 // Parses and validates a safetensors JSON header against the size of the data section that
 // follows it: known dtypes, non-negative shapes whose byte size fits (no overflow) and equals
 // end - begin, ranges inside the data, no overlaps, every byte accounted for. Throws InputError
-// naming `path`. Pure function over bytes (fuzzed).
+// naming `path`. Pure function over bytes (fuzzed). The "__metadata__" strings go into `metadata`
+// when given (values of other types are skipped: the format allows strings only).
 std::vector<TensorEntry> parse_safetensors_header(std::string_view header, uint64_t data_size,
-                                                  const std::string& path);
+                                                  const std::string& path,
+                                                  std::map<std::string, std::string>* metadata = nullptr);
 
 // A memory-mapped .safetensors file. The first 8 bytes give the header length (capped at
 // 100 MB, as the reference implementation does).
@@ -61,6 +63,7 @@ class SafetensorsFile {
 
   const std::string& path() const { return path_; }
   const std::vector<TensorView>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
   size_t mapped_bytes() const { return size_; }
 
  private:
@@ -69,6 +72,7 @@ class SafetensorsFile {
   void* map_ = nullptr;
   size_t size_ = 0;
   std::vector<TensorView> tensors_;
+  std::map<std::string, std::string> metadata_;
 };
 
 enum class Need { required, optional };

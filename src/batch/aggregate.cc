@@ -108,8 +108,9 @@ struct FeatureCollector {
   size_t items = 0, items_embedded = 0;
 
   // Adds one item's features; false (with a warning) when its file lacks the step.
-  void add(const std::string& path, const std::string& id, int run, int num_layers, int hidden) {
+  void add(const std::string& path, const Json& report, const std::string& id, int run, int num_layers, int hidden) {
     auto file = SafetensorsFile::open(path);
+    check_features_of_run(*file, report);
     const std::string name = "token." + std::to_string(step);
     const TensorView* t = nullptr;
     for (const auto& view : file->tensors())
@@ -221,7 +222,7 @@ void Pool::add_run(int r, const std::string& dir) {
       in.skips.push_back(skip_record(skip, r, id));
     const Json& feature_file = record.contains("features") ? record["features"] : Json();
     if (features && feature_file.is_string())
-      features->add(join_path(dir, feature_file.get<std::string>()), id, r, num_layers, hidden);
+      features->add(join_path(dir, feature_file.get<std::string>()), report, id, r, num_layers, hidden);
   }
   in.run_details.push_back(std::move(run));
 }

@@ -114,7 +114,7 @@ std::string shape_string(const std::vector<int64_t>& shape) {
 }
 
 std::vector<TensorEntry> parse_safetensors_header(std::string_view header, uint64_t data_size,
-                                                  const std::string& path) {
+                                                  const std::string& path, std::map<std::string, std::string>* metadata) {
   JsonLimits limits;
   limits.max_bytes = kMaxHeaderBytes;
   limits.max_depth = 8;  // {name: {"shape": [..]}} needs 3; metadata values are strings
@@ -127,7 +127,12 @@ std::vector<TensorEntry> parse_safetensors_header(std::string_view header, uint6
   if (!j.is_object()) throw InputError(path, "safetensors header is not a JSON object");
   std::vector<TensorEntry> entries;
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() == "__metadata__") continue;
+    if (it.key() == "__metadata__") {
+      if (metadata && it.value().is_object())
+        for (auto m = it.value().begin(); m != it.value().end(); ++m)
+          if (m.value().is_string()) (*metadata)[m.key()] = m.value().get<std::string>();
+      continue;
+    }
     entries.push_back(parse_entry(path, it.key(), it.value()));
   }
   // Ranges must tile the data section: inside it, not overlapping, no holes (as upstream checks).
@@ -175,7 +180,7 @@ std::unique_ptr<SafetensorsFile> SafetensorsFile::open(const std::string& path) 
                                std::to_string(size) + "-byte file (truncated or not a safetensors file)");
   std::string_view header(reinterpret_cast<const char*>(bytes + 8), n);
   const uint64_t data_offset = 8 + n;
-  for (auto& e : parse_safetensors_header(header, size - data_offset, path)) {
+  for (auto& e : parse_safetensors_header(header, size - data_offset, path, &file->metadata_)) {
     TensorView v;
     v.name = std::move(e.name);
     v.dtype = e.dtype;

@@ -66,6 +66,37 @@ std::map<int, const TensorView*> token_tensors(const SafetensorsFile& file, int 
 
 }  // namespace
 
+// write_features() records the image and the tokens of its run: a file of another run (another
+// image, or the same image with other tokens) would draw its states under this report's tokens.
+void check_features_of_run(const SafetensorsFile& file, const Json& report) {
+  const auto& meta = file.metadata();
+  const Json& input = report.contains("input") ? report["input"] : Json();
+  auto image = meta.find("image_sha256");
+  if (image != meta.end() && !image->second.empty() && input.is_object() && input.contains("image_sha256") &&
+      input["image_sha256"].is_string()) {
+    const std::string want = input["image_sha256"].get<std::string>();
+    if (!want.empty() && want != image->second)
+      throw InputError(file.path(), "was written for another image (SHA-256 " + image->second.substr(0, 12) +
+                                        "..., the report's is " + want.substr(0, 12) +
+                                        "...): give the --dump-features file of the report's own run");
+  }
+  auto tokens = meta.find("tokens");
+  if (tokens == meta.end()) return;
+  const Json steps = parse_json(tokens->second, file.path() + " (metadata 'tokens')");
+  const Json output = report.contains("output") ? report["output"] : Json::object();
+  const Json ids = output.contains("token_ids") ? output["token_ids"] : Json::array();
+  for (const Json& s : steps.is_array() ? steps : Json::array()) {
+    if (!s.is_object() || !s.contains("step") || !s["step"].is_number_integer() || !s.contains("token_id")) continue;
+    const int64_t step = s["step"].get<int64_t>();
+    const bool known = step >= 0 && step < static_cast<int64_t>(ids.size());
+    if (!known || ids[step] != s["token_id"])
+      throw InputError(file.path(), "step " + std::to_string(step) + " holds token " + s["token_id"].dump() +
+                                        ", the report's step " + std::to_string(step) + " is " +
+                                        (known ? "token " + ids[step].dump() : "not generated") +
+                                        ": give the --dump-features file of the report's own run");
+  }
+}
+
 const char* token_embedding_style_name(TokenEmbeddingStyle style) {
   return style == TokenEmbeddingStyle::paper ? "paper" : "stages";
 }
@@ -84,6 +115,7 @@ Json token_embedding(const std::string& features_path, const Json& report, Token
   if (!hidden_json.is_number_integer()) throw InputError("report", "model.hidden_size is missing: cannot check the features");
   const int64_t hidden = hidden_json.get<int64_t>();
   const auto file = SafetensorsFile::open(features_path);
+  check_features_of_run(*file, report);
   const auto tensors = token_tensors(*file, L, hidden);
   const bool paper = style == TokenEmbeddingStyle::paper;
   const int first = paper ? 1 : 0, per_step = L + 1 - first;  // tsne.py drops the embedding layer

@@ -113,8 +113,19 @@ TEST(Safetensors, WriteRoundTrip) {
   const TensorView& ta = file->tensors()[0].name == "a" ? file->tensors()[0] : file->tensors()[1];
   EXPECT_EQ(reinterpret_cast<uintptr_t>(ta.data) % 8, 0u);  // header padded to 8-byte alignment
   EXPECT_EQ(std::memcmp(ta.data, a.data(), 12), 0);
+  EXPECT_EQ(file->metadata(), (std::map<std::string, std::string>{{"note", "hi"}}));
   EXPECT_THROW(write_safetensors(dir.file("y.safetensors"), {{"a", DType::F32, {4}, {"abc", 3}}}), RuntimeFailure);
   EXPECT_FALSE(file_exists(dir.file("y.safetensors")));
+}
+
+// The format's metadata holds strings only; anything else in it is skipped, not an error.
+TEST(Safetensors, MetadataKeepsItsStrings) {
+  std::map<std::string, std::string> metadata;
+  const auto entries = parse_safetensors_header(
+      R"({"__metadata__": {"format": "pt", "n": 3, "list": ["a"]}, "t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})",
+      4, "m.safetensors", &metadata);
+  EXPECT_EQ(entries.size(), 1u);
+  EXPECT_EQ(metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
 }
 
 // Splits the fixture into two shards with an index, as save_pretrained(max_shard_size=...) does.

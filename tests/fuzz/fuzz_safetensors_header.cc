@@ -10,7 +10,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (int i = 7; i >= 0; --i) data_size = (data_size << 8) | data[i];
   const std::string_view header = lvlm::fuzz::as_view(data + 8, size - 8);
   lvlm::fuzz::expect_only_lvlm_errors([&] {
-    auto entries = lvlm::parse_safetensors_header(header, data_size, "fuzz.safetensors");
+    std::map<std::string, std::string> metadata;
+    auto entries = lvlm::parse_safetensors_header(header, data_size, "fuzz.safetensors", &metadata);
     // What the parser promises: every entry lies inside the data, its size matches its shape.
     for (const auto& e : entries) {
       uint64_t bytes = lvlm::dtype_size(e.dtype);

@@ -33,13 +33,32 @@ Json small_report(int tokens) {
 }
 
 std::string write_features(const test::TempDir& dir, const std::vector<std::vector<float>>& tokens, const std::string& name,
-                           std::vector<int64_t> shape = {kLayers + 1, kHidden}) {
+                           std::vector<int64_t> shape = {kLayers + 1, kHidden},
+                           std::map<std::string, std::string> metadata = {{"format", "lvlm-probe/features/1"}}) {
   std::vector<TensorToWrite> tensors;
   for (size_t t = 0; t < tokens.size(); ++t)
     tensors.push_back({"token." + std::to_string(t), DType::F32, shape,
                        std::string_view(reinterpret_cast<const char*>(tokens[t].data()), tokens[t].size() * sizeof(float))});
-  write_safetensors(dir.file(name), tensors, {{"format", "lvlm-probe/features/1"}});
+  write_safetensors(dir.file(name), tensors, metadata);
   return dir.file(name);
+}
+
+// The metadata --dump-features writes for the run of `report`: its image and its tokens.
+std::map<std::string, std::string> run_metadata(const Json& report) {
+  Json steps = Json::array();
+  for (size_t i = 0; i < report["output"]["token_ids"].size(); ++i)
+    steps.push_back({{"step", i}, {"token_id", report["output"]["token_ids"][i]}, {"position", 600 + i}});
+  return {{"format", "lvlm-probe/features/1"}, {"tokens", steps.dump()},
+          {"image_sha256", report["input"]["image_sha256"].get<std::string>()}};
+}
+
+std::string error_of(const std::string& features, const Json& report) {
+  try {
+    token_embedding(features, report, TokenEmbeddingStyle::stages, 2000);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
 }
 
 TEST(RenderTsne, OnePointPerTokenAndLayer) {
@@ -118,6 +137,40 @@ TEST(RenderTsne, FilesThatDoNotFitAreRefusedByName) {
   write_safetensors(none, {});
   EXPECT_THROW(token_embedding(none, small_report(2), TokenEmbeddingStyle::stages, 2000), InputError);
   EXPECT_THROW(parse_token_embedding_style("umap"), UsageError);
+}
+
+// A features file names its run's image and tokens: another run's file is refused by name.
+TEST(RenderTsne, FeaturesOfAnotherRunAreRefused) {
+  test::TempDir dir;
+  const Json report = small_report(3);
+  std::vector<std::vector<float>> tokens = {hidden_of(0), hidden_of(1), hidden_of(2)};
+  const std::string same = write_features(dir, tokens, "same.safetensors", {kLayers + 1, kHidden}, run_metadata(report));
+  EXPECT_EQ(error_of(same, report), "");
+
+  auto other_image = run_metadata(report);
+  other_image["image_sha256"] = std::string(64, 'b');
+  const std::string image = write_features(dir, tokens, "image.safetensors", {kLayers + 1, kHidden}, other_image);
+  std::string message = error_of(image, report);
+  EXPECT_NE(message.find("image.safetensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("another image"), std::string::npos) << message;
+
+  Json other = report;
+  other["output"]["token_ids"][1] = other["output"]["token_ids"][1].get<int>() + 1;
+  const std::string steps = write_features(dir, tokens, "steps.safetensors", {kLayers + 1, kHidden}, run_metadata(other));
+  message = error_of(steps, report);
+  EXPECT_NE(message.find("steps.safetensors"), std::string::npos) << message;
+  EXPECT_NE(message.find("step 1 holds token"), std::string::npos) << message;
+
+  Json longer = report;  // a fourth step the report never generated
+  longer["output"]["token_ids"].push_back(7);
+  tokens.push_back(hidden_of(3));
+  const std::string more = write_features(dir, tokens, "more.safetensors", {kLayers + 1, kHidden}, run_metadata(longer));
+  message = error_of(more, report);
+  EXPECT_NE(message.find("not generated"), std::string::npos) << message;
+
+  Json text_only = report;  // a report without an image compares the tokens only
+  text_only["input"]["image_sha256"] = nullptr;
+  EXPECT_EQ(error_of(same, text_only), "");
 }
 
 }  // namespace
