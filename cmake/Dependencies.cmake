@@ -20,11 +20,12 @@ message(STATUS "libtorch ${Torch_VERSION} from ${Torch_DIR}")
 # --- libtorch from PyPI's torch wheel (scripts/ci/build-pypi-torch.sh, docs/building-with-cuda.md).
 # Each block below is a no-op with Debian's libtorch-dev (prefix /usr, no wheel next to it).
 # (a) libtorch >= 2.14 refuses C++17 ("C++20 or later compatible compiler is required to use
-#     ATen", pytorch/pytorch#178150). The code stays C++17 that also compiles as C++20; only such
-#     a libtorch raises the standard (every target is created after this file).
+#     ATen", pytorch/pytorch#178150). The code stays C++17 that also compiles as C++20; such a
+#     libtorch raises the standard of lvlm_torch and what links it, while the torch-free targets
+#     stay C++17 and so compile to the same objects in both builds (ccache shares them).
 if(Torch_VERSION VERSION_GREATER_EQUAL 2.14 AND CMAKE_CXX_STANDARD LESS 20)
-  set(CMAKE_CXX_STANDARD 20)
-  message(STATUS "libtorch ${Torch_VERSION} needs C++20: compiling as C++20")
+  set(LVLM_TORCH_CXX_STANDARD 20)
+  message(STATUS "libtorch ${Torch_VERSION} needs C++20: compiling lvlm_torch and its users as C++20")
 endif()
 # (b) TorchConfig.cmake finds c10 with find_library(c10 PATHS <prefix>/lib), which searches the
 #     system directories first: with libtorch-dev installed too, the wheel's libtorch would be
@@ -78,13 +79,14 @@ target_include_directories(lvlm_deps_core INTERFACE ${STB_INCLUDE_DIR})
 # (d) PyPI's libtorch ships its own fmt (12.x) in <prefix>/include, which comes before /usr/include
 #     on the command line, while Debian's spdlog is built against Debian's fmt 9: a file that
 #     includes both torch and spdlog would compile spdlog against the wrong fmt. Put the fmt that
-#     spdlog uses first, through a symlink (/usr/include itself cannot be added ahead).
+#     spdlog uses first, through a symlink (/usr/include itself cannot be added ahead), for
+#     lvlm_torch and what links it (CMakeLists.txt); the torch-free targets never see torch's fmt.
 if(EXISTS "${TORCH_INSTALL_PREFIX}/include/fmt" AND TARGET fmt::fmt)
   get_target_property(_lvlm_fmt_inc fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
   list(GET _lvlm_fmt_inc 0 _lvlm_fmt_inc)
   if(EXISTS "${_lvlm_fmt_inc}/fmt/core.h" AND NOT _lvlm_fmt_inc STREQUAL "${TORCH_INSTALL_PREFIX}/include")
     file(MAKE_DIRECTORY "${CMAKE_BINARY_DIR}/fmt-first")
     file(CREATE_LINK "${_lvlm_fmt_inc}/fmt" "${CMAKE_BINARY_DIR}/fmt-first/fmt" SYMBOLIC)
-    include_directories(BEFORE SYSTEM "${CMAKE_BINARY_DIR}/fmt-first")
+    set(LVLM_FMT_FIRST_DIR "${CMAKE_BINARY_DIR}/fmt-first")
   endif()
 endif()

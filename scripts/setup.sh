@@ -41,7 +41,7 @@ build_type=${BUILD_TYPE:-Release}
 jobs=${JOBS:-$(nproc)}
 
 packages=(
-  build-essential cmake ninja-build pkg-config git ca-certificates
+  build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libcli11-dev nlohmann-json3-dev libstb-dev libspdlog-dev
   libgtest-dev libsentencepiece-dev libjpeg62-turbo-dev libpcre2-dev libutf8proc-dev
   chromium
