@@ -88,6 +88,8 @@ struct BenchResult {
 BenchResult run_bench(const BenchOptions& options);
 
 OrderedJson bench_json(const BenchResult& result);
+// One timing's phases in seconds: {"load", "vision", "prefill", "decode", "lens", "total"}.
+OrderedJson timing_json(const ProbeTiming& timing);
 std::string bench_table(const BenchResult& result);  // aligned text table plus overhead lines
 
 }  // namespace lvlm

@@ -5,7 +5,6 @@
 // again and overwrites its files. A kill inside the append leaves a torn last line, which the next
 // IndexWriter cuts off.
 #include <algorithm>
-#include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <set>
@@ -14,6 +13,7 @@
 
 #include "lvlm_probe/batch.h"
 #include "lvlm_probe/report.h"
+#include "lvlm_probe/stopwatch.h"
 #include "progress.h"
 #include "run_dir.h"
 
@@ -176,11 +176,11 @@ BatchOutcome run_batch(const BatchOptions& o, const ProbeFunction& probe, const 
     }
     OrderedJson record;
     record["id"] = item.id;
-    const auto t0 = std::chrono::steady_clock::now();
+    const Stopwatch clock;
     try {
       const ProbeResult result = probe(request);
       write_report(join_path(o.out_dir, report_rel), build_report(result));
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double seconds = clock.seconds();
       record["status"] = "ok";
       record["report"] = report_rel;
       const bool has_features = !o.feature_steps.empty() && file_exists(join_path(o.out_dir, features_rel));

@@ -2,11 +2,11 @@
 
 #include <ATen/ATen.h>
 
-#include <chrono>
 #include <cmath>
 
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/device_path.h"
+#include "lvlm_probe/stopwatch.h"
 
 namespace lvlm {
 
@@ -56,12 +56,12 @@ void AttentionProbe::on_prompt(int64_t length, const std::vector<int64_t>& image
 }
 
 void AttentionProbe::on_attention(int layer, int64_t first, const at::Tensor& queries, const at::Tensor& keys) {
-  auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch clock;
   at::Tensor weights = attention_row(queries, first, keys, query_);
   if (groups_.device() != weights.device()) groups_ = to_device(groups_, weights.device(), SyncSite::attention);
   layers_.push_back(layer);
   masses_.push_back(at::matmul(weights, groups_));  // [heads, 4]
-  seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  seconds_ += clock.seconds();
   if (inner_ && inner_->wants_attention()) inner_->on_attention(layer, first, queries, keys);
 }
 

@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -13,15 +12,13 @@
 #include "divergence.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/device_path.h"
+#include "lvlm_probe/stopwatch.h"
 
 namespace lvlm {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // The lens input per layer: final norm for every layer (norm), none (raw), or none but the last
 // layer, which HF's output_hidden_states already returns normed (hf). `stack` is [L+1, C, hidden].
@@ -245,7 +242,7 @@ std::vector<int64_t> LogitLens::positions_wanted(int64_t first, int64_t count) {
 }
 
 void LogitLens::on_residual(const std::string&, int layer, const std::vector<int64_t>& positions, const at::Tensor& hidden) {
-  auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch clock;
   const int num_layers = model_.info().num_layers;
   if (!stack_.defined()) stack_ = at::empty({num_layers + 1, hidden.size(1)}, hidden.options());
   stack_.select(0, layer).copy_(hidden.select(0, hidden.size(0) - 1));  // the last wanted = the predicting one
@@ -258,7 +255,7 @@ void LogitLens::on_residual(const std::string&, int layer, const std::vector<int
     logits_ = lens_logits(model_, stack_.unsqueeze(1), options_.mode).squeeze(1);
     shares_output_ = options_.mode != LensMode::raw && model_.unembed_rows_independent(num_layers + 1);
   }
-  seconds_ += seconds_since(t0);
+  seconds_ += clock.seconds();
 }
 
 at::Tensor LogitLens::output_logits() {
@@ -267,7 +264,7 @@ at::Tensor LogitLens::output_logits() {
 }
 
 void LogitLens::on_token(int step, int token_id) {
-  auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch clock;
   if (!logits_.defined()) logits_ = lens_logits(model_, stack_.unsqueeze(1), options_.mode).squeeze(1);
   TokenTrace t = statistics(logits_.unsqueeze(1), stack_.unsqueeze(1), {token_id}, options_).front();
   t.step = step;
@@ -276,7 +273,7 @@ void LogitLens::on_token(int step, int token_id) {
   // copy: stack_ is reused by the next step, and .to() returns it unchanged when already f32. It
   // stays on the device: the features' writer brings it to the host after decoding, not per step.
   if (options_.keep_hidden) hidden_.push_back(stack_.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true));
-  seconds_ += seconds_since(t0);
+  seconds_ += clock.seconds();
 }
 
 std::vector<TokenTrace> LogitLens::prompt_statistics(const std::vector<int>& next_ids) {
@@ -304,7 +301,7 @@ std::vector<TokenTrace> LogitLens::position_statistics(const std::vector<int64_t
 // The kept prompt positions `positions` in chunks of at most chunk_elements / ((L+1) vocab)
 // positions: [L+1, chunk, vocab] at a time, never all of them.
 std::vector<TokenTrace> LogitLens::chunked_statistics(const std::vector<int64_t>& positions, const std::vector<int>& ids) {
-  auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch clock;
   const int64_t count = static_cast<int64_t>(positions.size()), rows = prompt_.size(0);
   const int64_t chunk = std::max<int64_t>(1, options_.chunk_elements / (rows * model_.info().vocab_size));
   std::vector<TokenTrace> out;
@@ -320,7 +317,7 @@ std::vector<TokenTrace> LogitLens::chunked_statistics(const std::vector<int64_t>
       out.push_back(std::move(traces[static_cast<size_t>(i)]));
     }
   }
-  seconds_ += seconds_since(t0);
+  seconds_ += clock.seconds();
   return out;
 }
 

@@ -5,18 +5,15 @@
 #include <ATen/core/grad_mode.h>  // NoGradGuard: not reached through ATen.h in libtorch >= 2.14
 
 #include <algorithm>
-#include <chrono>
 
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/device_path.h"
+#include "lvlm_probe/stopwatch.h"
 #include "lvlm_probe/models.h"
 
 namespace lvlm {
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden, HiddenStateObserver* observer) {
   if (observer) {
@@ -78,11 +75,11 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
   check_generate_options(options, info);
   at::NoGradGuard no_grad;
   GenerateResult result;
-  auto t0 = std::chrono::steady_clock::now();
+  Stopwatch clock;
   at::Tensor features;
   if (image.defined()) features = model.encode_image(image);
   PromptEmbedding prompt = model.embed_prompt(prompt_ids, image, features);
-  result.vision_seconds = seconds_since(t0);
+  result.vision_seconds = clock.seconds();
   result.prompt_length = prompt.embeddings.size(0);
   result.image_positions = prompt.image_positions;
   if (options.observer) options.observer->on_prompt(result.prompt_length, result.image_positions);
@@ -99,11 +96,11 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
   if (options.use_cache) cache = model.new_cache(capacity);
   KVCache* kv = options.use_cache ? &cache : nullptr;
 
-  t0 = std::chrono::steady_clock::now();
+  clock.restart();
   at::Tensor sequence = prompt.embeddings, positions = prompt.position_ids;  // grow only without a cache
   int next = argmax_last(model, model.forward(sequence, positions, kv, forward), options.observer);
-  result.prefill_seconds = seconds_since(t0);
-  t0 = std::chrono::steady_clock::now();
+  result.prefill_seconds = clock.seconds();
+  clock.restart();
   result.stop_reason = "max_new_tokens";
   for (;;) {
     if (options.observer) options.observer->on_token(static_cast<int>(result.token_ids.size()), next);
@@ -125,7 +122,7 @@ GenerateResult generate_greedy(VisionLanguageModel& model, const std::vector<int
       next = argmax_last(model, model.forward(sequence, positions, nullptr, forward), options.observer);
     }
   }
-  result.decode_seconds = seconds_since(t0);
+  result.decode_seconds = clock.seconds();
   return result;
 }
 

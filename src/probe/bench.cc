@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <functional>
@@ -20,6 +19,7 @@
 #include "lvlm_probe/analysis.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/report.h"
+#include "lvlm_probe/stopwatch.h"
 #include "lvlm_probe/threads.h"
 #include "../models/llava/config.h"
 #include "floors.h"
@@ -27,12 +27,6 @@
 namespace lvlm {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-Json timing_json(const ProbeTiming& t) {
-  return {{"load", t.load}, {"vision", t.vision}, {"prefill", t.prefill},
-          {"decode", t.decode}, {"lens", t.lens}, {"total", t.total}};
-}
 
 ProbeTiming timing_from(const Json& j) {
   ProbeTiming t;
@@ -44,7 +38,7 @@ ProbeTiming timing_from(const Json& j) {
 // One load and one run, in the child. The probe also builds and serialises its report, which is
 // part of what `run` costs; plain generation stops at the token ids.
 Json measure_once(const BenchOptions& o, const std::string& mode, int threads) {
-  auto t0 = Clock::now();
+  const Stopwatch clock;
   SessionOptions session = o.session;
   session.device.threads = threads;
   ProbeSession s(session);
@@ -52,7 +46,7 @@ Json measure_once(const BenchOptions& o, const std::string& mode, int threads) {
   request.stop_at_eos = false;
   ProbeResult r = mode == "plain" ? s.generate(request) : s.run(request);
   if (mode == "probe") dump_json(build_report(r));
-  r.timing.total = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.timing.total = clock.seconds();
   const ModelInfo& m = r.model;
   return {{"timing", timing_json(r.timing)}, {"token_ids", r.token_ids}, {"sequence_length", r.sequence_length},
           {"model", {{"path", m.path}, {"family", m.family}, {"num_layers", m.num_layers}, {"hidden_size", m.hidden_size},

@@ -6,12 +6,13 @@
 #include "lvlm_probe/bench.h"
 
 namespace lvlm {
-namespace {
 
 OrderedJson timing_json(const ProbeTiming& t) {
   return {{"load", t.load}, {"vision", t.vision}, {"prefill", t.prefill},
           {"decode", t.decode}, {"lens", t.lens}, {"total", t.total}};
 }
+
+namespace {
 
 struct Overhead {
   int threads = 0;

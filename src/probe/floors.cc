@@ -7,21 +7,21 @@
 #include <ATen/core/grad_mode.h>  // NoGradGuard: not reached through ATen.h in libtorch >= 2.14
 
 #include <algorithm>
-#include <chrono>
 #include <functional>
 
 #include "../models/cpu_matmul.h"
 #include "../models/llava/config.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/models.h"
+#include "lvlm_probe/stopwatch.h"
 
 namespace lvlm {
 namespace {
 
 double seconds_of(const std::function<void()>& work) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Stopwatch clock;
   work();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return clock.seconds();
 }
 
 double fastest_of(int runs, const std::function<void()>& work) {

@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <set>
@@ -18,6 +17,7 @@
 #include "lvlm_probe/lens.h"
 #include "lvlm_probe/models.h"
 #include "lvlm_probe/processor.h"
+#include "lvlm_probe/stopwatch.h"
 #include "features.h"
 #include "finite_guard.h"
 #include "image_lens.h"
@@ -26,8 +26,6 @@
 namespace lvlm {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 std::vector<std::vector<double>> divergences_of(const std::vector<TokenTrace>& tokens) {
   std::vector<std::vector<double>> d;
@@ -175,11 +173,11 @@ std::optional<PreparedImage> ProbeSession::Impl::image(const ProbeRequest& r, st
 }
 
 ProbeSession::ProbeSession(const SessionOptions& options) : impl_(std::make_unique<Impl>()) {
-  auto t0 = Clock::now();
+  const Stopwatch clock;
   impl_->options = options;
   impl_->model = load_model(options.model_dir, options.device);
   impl_->processor = family_of_model(options.model_dir).processor(options.model_dir);
-  impl_->load_seconds = seconds_since(t0);
+  impl_->load_seconds = clock.seconds();
 }
 
 ProbeSession::~ProbeSession() = default;
@@ -202,7 +200,7 @@ void ProbeSession::check(const ProbeRequest& request) const {
 }
 
 ProbeResult ProbeSession::run(const ProbeRequest& request) {
-  auto t0 = Clock::now();
+  const Stopwatch clock;
   Impl& s = *impl_;
   check_request(request, s.model->info().num_layers);
   ProbeResult r;
@@ -280,13 +278,13 @@ ProbeResult ProbeSession::run(const ProbeRequest& request) {
     if (layers.empty()) cmp.note = nothing_to_skip(r.stages);
     r.skip = cmp;
   }
-  r.timing.total = s.load_seconds + seconds_since(t0);
+  r.timing.total = s.load_seconds + clock.seconds();
   s.load_seconds = 0;  // loading is charged to the first probe of a session only
   return r;
 }
 
 ProbeResult ProbeSession::generate(const ProbeRequest& request) {
-  auto t0 = Clock::now();
+  const Stopwatch clock;
   Impl& s = *impl_;
   ProbeResult r;
   r.model = s.model->info();
@@ -303,7 +301,7 @@ ProbeResult ProbeSession::generate(const ProbeRequest& request) {
   r.timing.vision = out.vision_seconds;
   r.timing.prefill = out.prefill_seconds;
   r.timing.decode = out.decode_seconds;
-  r.timing.total = s.load_seconds + seconds_since(t0);
+  r.timing.total = s.load_seconds + clock.seconds();
   s.load_seconds = 0;
   return r;
 }
