@@ -11,11 +11,18 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "lvlm_probe/common.h"
 
 namespace lvlm::test {
+
+// The agreement README promises with the transformers reference in float32: probabilities within
+// 1e-4 absolute, hidden states within 1e-3 relative.
+constexpr double kProbTol = 1e-4;
+constexpr double kHiddenTol = 1e-3;
 
 // The message of the InputError `f` throws; "(no error)" when it throws none.
 inline std::string input_error_of(const std::function<void()>& f) {
@@ -53,6 +60,15 @@ struct CliResult {
   int exit_code = -1;
   std::string out, err;
 };
+
+// The lines of a CLI's stderr that report an error ("error: ..."); a failure gives exactly one.
+inline std::vector<std::string> error_lines(const std::string& err) {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("error: ", 0) == 0) out.push_back(line);
+  return out;
+}
 
 // Runs `lvlm-probe <args>` through the shell; stdout and stderr are captured to files.
 inline CliResult run_cli(const std::string& args) {

@@ -18,7 +18,7 @@ std::string percent_cell(const Json& v) {
   return "<td class=\"num\">" + (x ? fmt(*x, 3) : std::string("\xE2\x80\x94")) + "</td>";
 }
 
-std::string header(const Json& e) {
+std::string eval_header(const Json& e) {
   const Json& items = child(e, "items");
   std::string out = "<header><h1>lvlm-probe AMBER evaluation</h1><p class=\"output\">" +
                     value_text(child(items, "ok")) + " answers evaluated (" + value_text(child(items, "generative")) +
@@ -133,7 +133,7 @@ std::string render_eval_html(const Json& eval) {
   if (!eval.is_object() || schema != kEvalSchema)
     throw InputError("evaluation: schema is " + schema + ", this version reads " + kEvalSchema);
   const int L = int_or(child(eval, "model"), "num_layers", 0);
-  std::string body = header(eval) + generative_table(child(eval, "generative")) +
+  std::string body = eval_header(eval) + generative_table(child(eval, "generative")) +
                      discriminative_table(child(eval, "discriminative")) + failures_section(eval);
   if (L > 0 && L <= 10000) body += layer_charts(child(eval, "groups"), L) + boundary_histograms(child(eval, "groups"), L);
   body += word_table(eval);

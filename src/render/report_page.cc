@@ -29,7 +29,7 @@ std::string skip_text(const Json& skip) {
   return out;
 }
 
-std::string header(const Json& r, const Stages& stages) {
+std::string report_header(const Json& r, const Stages& stages) {
   const Json& model = child(r, "model");
   const Json& input = child(r, "input");
   const Json& output = child(r, "output");
@@ -58,7 +58,7 @@ std::string header(const Json& r, const Stages& stages) {
   return out + "</dl></header>";
 }
 
-std::string layer_lines(const Json& r, const Stages& stages, int L) {
+std::string report_layer_lines(const Json& r, const Stages& stages, int L) {
   const Json& layers = child(r, "layers");
   std::string out = "<h2>Per-layer summary over tokens</h2><p class=\"sub\">Lines: median over the generated "
                     "tokens; shaded around them: first to third quartile. Hover a dot for its exact value.</p>"
@@ -116,7 +116,7 @@ std::string render_report_html(const Json& report, const RenderOptions& options)
   const int focus = pick_focus(report, options.focus_step);
   const Json& tokens = report["tokens"];
 
-  std::string body = header(report, stages);
+  std::string body = report_header(report, stages);
   body += "<h2>Stages at a glance</h2>" + stage_overview(report["stages"], child(report, "layers"), stages, L);
   body += "<h2>Divergence and logit-lens heatmaps: tokens \xC3\x97 layers</h2><p class=\"sub\">Left: the divergence "
           "between layer l\xE2\x88\x92" "1 and layer l for one generated token (bright = the distribution changed a lot). "
@@ -131,7 +131,7 @@ std::string render_report_html(const Json& report, const RenderOptions& options)
             heatmap_figure(report, report["prompt_positions"], stages, options,
                            HeatmapSource{"pp", "p_next", "position", true});
   body += image_lens_section(report, L);
-  body += layer_lines(report, stages, L);
+  body += report_layer_lines(report, stages, L);
   body += attention_section(report, stages, L);
   if (!options.features.empty())
     body += tsne_section(report, token_embedding(options.features, report, options.tsne, options.tsne_max_points), stages);

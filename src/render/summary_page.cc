@@ -22,7 +22,7 @@ int num_layers_of(const Json& summary) {
   throw InputError("summary: model.num_layers is missing and layers[] does not tell it");
 }
 
-std::string header(const Json& s, const Stages& stages) {
+std::string summary_header(const Json& s, const Stages& stages) {
   const Json& model = child(s, "model");
   const Json& items = child(s, "items");
   std::string out = "<header><h1>lvlm-probe summary \xC2\xB7 " + escape(text_or(model, "path", "model")) + "</h1>";
@@ -37,7 +37,7 @@ std::string header(const Json& s, const Stages& stages) {
   return out + "</dl></header>";
 }
 
-std::string layer_lines(const Json& s, const Stages& stages, int L) {
+std::string summary_layer_lines(const Json& s, const Stages& stages, int L) {
   std::string out;
   for (const LayerQuantity& spec :
        {LayerQuantity{"d_prev", "Divergence to the previous layer (log)", "nats", true},
@@ -194,10 +194,10 @@ std::string render_summary_html(const Json& summary, const RenderOptions& /*opti
                      kSummarySchemaV1);
   const int L = num_layers_of(summary);
   const Stages stages = read_stages(child(summary, "stages"), L);
-  std::string body = header(summary, stages);
+  std::string body = summary_header(summary, stages);
   body += "<h2>Stages at a glance</h2>" + stage_overview(child(summary, "stages"), child(summary, "layers"), stages, L);
   body += failures_section(summary);
-  body += layer_lines(summary, stages, L) + histograms(summary, stages, L) + skip_section(summary) +
+  body += summary_layer_lines(summary, stages, L) + histograms(summary, stages, L) + skip_section(summary) +
           features_section(summary, stages, L);
   body += "<footer>Rendered by lvlm-probe from a summary. How to read these figures: docs/figures.md.</footer>";
   return html_document("lvlm-probe summary", body);

@@ -158,13 +158,7 @@ std::map<std::string, Json> by_id(const std::vector<Json>& lines) {
 }
 
 // Lines of stderr that are errors (not info or warnings).
-std::vector<std::string> error_lines(const std::string& err) {
-  std::vector<std::string> out;
-  std::istringstream in(err);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("error: ", 0) == 0) out.push_back(line);
-  return out;
-}
+using test::error_lines;
 
 TEST(BatchCli, AnItemsOwnPromptProblemIsRecordedAndTheRunGoesOn) {
   test::TempDir dir;

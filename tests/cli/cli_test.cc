@@ -37,12 +37,7 @@ void edit_header(const std::string& file, const std::string& from, const std::st
   std::ofstream(file, std::ios::binary | std::ios::trunc) << bytes;
 }
 
-int error_lines(const std::string& err) {
-  std::istringstream in(err);
-  int n = 0;
-  for (std::string line; std::getline(in, line);) n += line.rfind("error: ", 0) == 0;
-  return n;
-}
+using test::error_lines;
 
 struct Expect {
   int code;
@@ -52,7 +47,7 @@ struct Expect {
 void expect_failure(const test::CliResult& r, const Expect& e, const std::string& out_file) {
   EXPECT_EQ(r.exit_code, e.code) << r.err;
   EXPECT_NE(r.err.find(e.fragment), std::string::npos) << "stderr: " << r.err;
-  if (e.code == 3) EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  if (e.code == 3) EXPECT_EQ(error_lines(r.err).size(), 1u) << r.err;
   EXPECT_EQ(r.err.find("terminate called"), std::string::npos) << r.err;
   if (!out_file.empty()) EXPECT_FALSE(fs::exists(out_file)) << "a failed run left " << out_file;
 }
@@ -446,7 +441,7 @@ TEST(CliOutputs, ALateFailingOutputLeavesNoneOfTheCommandsOutputs) {
   ::signal(SIGXFSZ, previous);
   EXPECT_EQ(r.exit_code, 4) << r.err;
   EXPECT_NE(r.err.find("error: " + bad.file("r.html") + ": write failed: File too large"), std::string::npos) << r.err;
-  EXPECT_EQ(error_lines(r.err), 1) << r.err;
+  EXPECT_EQ(error_lines(r.err).size(), 1u) << r.err;
   EXPECT_TRUE(fs::is_empty(bad.path())) << "left behind: " << fs::directory_iterator(bad.path())->path();
 }
 
@@ -470,7 +465,7 @@ TEST(CliOutputs, WriteErrorsOnStdoutAreErrors) {
     const test::CliResult r = run_into_full_device(args);
     EXPECT_EQ(r.exit_code, 4) << r.err;
     EXPECT_NE(r.err.find("error: stdout: write failed: No space left on device"), std::string::npos) << r.err;
-    EXPECT_EQ(error_lines(r.err), 1) << r.err;
+    EXPECT_EQ(error_lines(r.err).size(), 1u) << r.err;
   }
 }
 

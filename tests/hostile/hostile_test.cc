@@ -684,7 +684,7 @@ std::vector<Row> rows() {
 }
 
 // Lines of stderr that report the failure: everything but warnings and CLI11's help hint.
-std::vector<std::string> error_lines(const std::string& err) {
+std::vector<std::string> lines_besides_warnings(const std::string& err) {
   std::vector<std::string> out;
   std::istringstream in(err);
   for (std::string line; std::getline(in, line);)
@@ -712,7 +712,7 @@ TEST_P(Hostile, FailsAsListedAndLeavesNothingBehind) {
   const std::vector<std::string> before = listing(s.out_dir);
   const test::CliResult r = test::run_cli(inv.args);
   EXPECT_EQ(r.exit_code, row.code) << inv.args << "\nstderr: " << r.err;
-  const auto lines = error_lines(r.err);
+  const auto lines = lines_besides_warnings(r.err);
   ASSERT_EQ(lines.size(), 1u) << "stderr: " << r.err;
   EXPECT_NE(lines[0].find(inv.names), std::string::npos) << "the error does not name " << inv.names << ": " << lines[0];
   EXPECT_NE(lines[0].find(row.fragment), std::string::npos) << "expected '" << row.fragment << "' in: " << lines[0];

@@ -8,15 +8,11 @@
 
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
+#include "image_manifest.h"
 #include "test_util.h"
 
 namespace lvlm {
 namespace {
-
-const Json& manifest() {
-  static const Json m = read_json_file(test::data_path("images/manifest.json"));
-  return m;
-}
 
 std::string rgb_sha256(const ImageU8& img) { return sha256_hex(img.rgb.data(), img.rgb.size()); }
 
@@ -28,7 +24,7 @@ struct ImageCase {
 std::vector<ImageCase> image_cases() {
   std::vector<ImageCase> out;
   try {
-    for (const Json& e : manifest()["images"]) {
+    for (const Json& e : test::image_manifest()["images"]) {
       std::string name = e["file"].get<std::string>();
       std::replace_if(
           name.begin(), name.end(), [](char c) { return !std::isalnum(static_cast<unsigned char>(c)); }, '_');
@@ -137,7 +133,7 @@ TEST(DecodeImage, DamagedInputsNeverCrash) {
   limits.max_pixels = limits.warn_pixels = 1 << 20;  // a flipped header must not make us decode 100 MP
   const auto level = spdlog::get_level();
   spdlog::set_level(spdlog::level::err);  // corrupt-JPEG warnings by the hundred
-  for (const Json& e : manifest()["images"]) {
+  for (const Json& e : test::image_manifest()["images"]) {
     const std::string file = e["file"].get<std::string>();
     if (file.rfind("odd/", 0) != 0) continue;
     const std::string bytes = read_file(test::data_path("images/" + file));

@@ -5,15 +5,11 @@
 
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
+#include "image_manifest.h"
 #include "test_util.h"
 
 namespace lvlm {
 namespace {
-
-const Json& manifest() {
-  static const Json m = read_json_file(test::data_path("images/manifest.json"));
-  return m;
-}
 
 std::string sha_of(const std::vector<float>& v) { return sha256_hex(v.data(), v.size() * sizeof(float)); }
 std::string sha_of(const ImageU8& img) { return sha256_hex(img.rgb.data(), img.rgb.size()); }
@@ -58,7 +54,7 @@ TEST(Preprocess, FixtureReference) {
 
 TEST(Preprocess, PhotosAsLlava15) {
   int photos = 0;
-  for (const Json& e : manifest()["images"]) {
+  for (const Json& e : test::image_manifest()["images"]) {
     if (!e.contains("clip336")) continue;
     SCOPED_TRACE(e["file"].get<std::string>());
     ++photos;
@@ -77,7 +73,7 @@ TEST(Preprocess, PhotosAsLlava15) {
 }
 
 TEST(Preprocess, OutputSizeRule) {
-  for (const Json& c : manifest()["transforms"]["output_size"]) {
+  for (const Json& c : test::image_manifest()["transforms"]["output_size"]) {
     auto wh = shortest_edge_size(c["wh"][0].get<int>(), c["wh"][1].get<int>(), c["shortest_edge"].get<int>());
     EXPECT_EQ(Json({wh[0], wh[1]}), c["out_wh"]) << c.dump();
   }
@@ -88,7 +84,7 @@ TEST(Preprocess, OutputSizeRule) {
 TEST(Preprocess, CenterCropAndPadding) {
   ClipPreprocessConfig cfg;
   cfg.do_resize = cfg.do_rescale = cfg.do_normalize = false;
-  for (const Json& c : manifest()["transforms"]["center_crop"]) {
+  for (const Json& c : test::image_manifest()["transforms"]["center_crop"]) {
     ImageU8 img{c["wh"][0].get<int>(), c["wh"][1].get<int>(), c["input"].get<std::vector<uint8_t>>()};
     ASSERT_EQ(sha_of(img), c["input_sha256"].get<std::string>());
     cfg.crop_width = c["crop_wh"][0].get<int>();

@@ -5,6 +5,7 @@
 
 #include "lvlm_probe/image.h"
 #include "lvlm_probe/json.h"
+#include "image_manifest.h"
 #include "test_util.h"
 
 namespace lvlm {
@@ -72,7 +73,7 @@ ImageU8 oracle_resize(const ImageU8& in, int w, int h, ResampleFilter f) {
 
 // ---- Tests ----------------------------------------------------------------------------------
 TEST(Resize, MatchesPilTable) {
-  const Json m = read_json_file(test::data_path("images/manifest.json"));
+  const Json& m = test::image_manifest();
   ASSERT_GE(m["resize"].size(), 20u);
   for (const Json& c : m["resize"]) {
     const std::string raw = read_file(test::data_path("images/" + c["src"].get<std::string>()));

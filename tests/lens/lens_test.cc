@@ -16,7 +16,7 @@
 namespace lvlm {
 namespace {
 
-constexpr double kProbTol = 1e-4;  // README: probabilities within 1e-4 absolute (float32)
+using test::kProbTol;
 
 // The image of a gold report (tiny fixture: test.png; nano-llava: its demo scene), preprocessed as
 // the model's preprocessor_config.json says.

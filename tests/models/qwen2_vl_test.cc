@@ -14,8 +14,8 @@
 namespace lvlm {
 namespace {
 
-constexpr double kProbTol = 1e-4;    // README: probabilities within 1e-4 absolute (float32)
-constexpr double kHiddenTol = 1e-3;  // hidden states within 1e-3 relative
+using test::kHiddenTol;
+using test::kProbTol;
 
 struct Fixture {
   std::string dir;
