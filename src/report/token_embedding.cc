@@ -70,11 +70,11 @@ std::map<int, const TensorView*> token_tensors(const SafetensorsFile& file, int 
 // image, or the same image with other tokens) would draw its states under this report's tokens.
 void check_features_of_run(const SafetensorsFile& file, const Json& report) {
   const auto& meta = file.metadata();
-  const Json& input = report.contains("input") ? report["input"] : Json();
+  const Json* input = report.contains("input") ? &report["input"] : nullptr;
   auto image = meta.find("image_sha256");
-  if (image != meta.end() && !image->second.empty() && input.is_object() && input.contains("image_sha256") &&
-      input["image_sha256"].is_string()) {
-    const std::string want = input["image_sha256"].get<std::string>();
+  if (image != meta.end() && !image->second.empty() && input && input->is_object() &&
+      input->contains("image_sha256") && (*input)["image_sha256"].is_string()) {
+    const std::string want = (*input)["image_sha256"].get<std::string>();
     if (!want.empty() && want != image->second)
       throw InputError(file.path(), "was written for another image (SHA-256 " + image->second.substr(0, 12) +
                                         "..., the report's is " + want.substr(0, 12) +
@@ -83,9 +83,12 @@ void check_features_of_run(const SafetensorsFile& file, const Json& report) {
   auto tokens = meta.find("tokens");
   if (tokens == meta.end()) return;
   const Json steps = parse_json(tokens->second, file.path() + " (metadata 'tokens')");
-  const Json output = report.contains("output") ? report["output"] : Json::object();
-  const Json ids = output.contains("token_ids") ? output["token_ids"] : Json::array();
-  for (const Json& s : steps.is_array() ? steps : Json::array()) {
+  if (!steps.is_array()) return;
+  static const Json no_ids = Json::array();
+  const Json* output = report.contains("output") ? &report["output"] : nullptr;
+  const Json* given = output && output->contains("token_ids") ? &(*output)["token_ids"] : nullptr;
+  const Json& ids = given && given->is_array() ? *given : no_ids;
+  for (const Json& s : steps) {
     if (!s.is_object() || !s.contains("step") || !s["step"].is_number_integer() || !s.contains("token_id")) continue;
     const int64_t step = s["step"].get<int64_t>();
     const bool known = step >= 0 && step < static_cast<int64_t>(ids.size());
