@@ -5,6 +5,7 @@
 #
 #   scripts/ci/build-pypi-torch.sh               # venv (reused when up to date), configure, build, ctest
 #   scripts/ci/build-pypi-torch.sh --build-only  # the same without ctest (scripts/setup.sh --torch pypi)
+#   scripts/ci/build-pypi-torch.sh --venv-only   # only the venv: CI downloads it during another build
 #
 # Environment (all optional):
 #   LVLM_PYPI_TORCH      pip requirement for torch        (default torch==2.14.1, see below)
@@ -32,10 +33,12 @@
 # without them. It is also exactly what a user with a GPU installs.
 set -euo pipefail
 
+VENV_ONLY=0
 case "${1:-}" in
   --build-only) RUN_TESTS=0 ;;
+  --venv-only) VENV_ONLY=1 ;;
   "") RUN_TESTS=1 ;;
-  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--build-only | --venv-only]" >&2; exit 2 ;;
 esac
 
 log()  { printf '\n\033[1m[pypi-torch %s] %s\033[0m\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -56,17 +59,19 @@ T0=$SECONDS
 # ---- 1. tools -------------------------------------------------------------------------------
 STEP="checking tools"
 log "checking tools"
-command -v cmake >/dev/null || die "cmake not found (run scripts/setup.sh first)"
-NVCC=${CUDACXX:-$(command -v nvcc || true)}
-[[ -z $NVCC && -x /usr/local/cuda/bin/nvcc ]] && NVCC=/usr/local/cuda/bin/nvcc
-[[ -n $NVCC && -x $NVCC ]] || die "nvcc not found: install the CUDA toolkit (>= 12.6) or set CUDACXX.
+if [[ $VENV_ONLY == 0 ]]; then
+  command -v cmake >/dev/null || die "cmake not found (run scripts/setup.sh first)"
+  NVCC=${CUDACXX:-$(command -v nvcc || true)}
+  [[ -z $NVCC && -x /usr/local/cuda/bin/nvcc ]] && NVCC=/usr/local/cuda/bin/nvcc
+  [[ -n $NVCC && -x $NVCC ]] || die "nvcc not found: install the CUDA toolkit (>= 12.6) or set CUDACXX.
   Torch's CMake config calls enable_language(CUDA) and find_package(CUDAToolkit), even for CPU use."
-NVCC=$(readlink -f "$NVCC")
-CUDA_ROOT=$(dirname "$(dirname "$NVCC")")
-CUDA_VER=$("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
-echo "nvcc $CUDA_VER at $NVCC (toolkit $CUDA_ROOT)" >&2
-GEN=()
-command -v ninja >/dev/null && GEN=(-G Ninja)
+  NVCC=$(readlink -f "$NVCC")
+  CUDA_ROOT=$(dirname "$(dirname "$NVCC")")
+  CUDA_VER=$("$NVCC" --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+  echo "nvcc $CUDA_VER at $NVCC (toolkit $CUDA_ROOT)" >&2
+  GEN=()
+  command -v ninja >/dev/null && GEN=(-G Ninja)
+fi
 
 if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
   # A fresh Debian 12 may lack python3 or its venv module (python3-venv); nothing else is needed.
@@ -102,6 +107,8 @@ else
   echo "pip install took $((SECONDS - t)) s" >&2
   printf '%s' "$TORCH_REQ" > "$STAMP"
 fi
+
+[[ $VENV_ONLY == 1 ]] && { log "venv ready in $((SECONDS - T0)) s"; exit 0; }
 
 STEP="locating libtorch"
 read -r TORCH_VER TORCH_CUDA TORCH_CMAKE < <("$VENV/bin/python" -W ignore -c \
