@@ -19,7 +19,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-
 // The lens input per layer: final norm for every layer (norm), none (raw), or none but the last
 // layer, which HF's output_hidden_states already returns normed (hf). `stack` is [L+1, C, hidden].
 // Layer L is normed on its own: for one position that is exactly what greedy decoding normalises

@@ -8,12 +8,11 @@
 
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/device_path.h"
-#include "lvlm_probe/stopwatch.h"
 #include "lvlm_probe/models.h"
+#include "lvlm_probe/stopwatch.h"
 
 namespace lvlm {
 namespace {
-
 
 int argmax_last(VisionLanguageModel& model, const at::Tensor& hidden, HiddenStateObserver* observer) {
   if (observer) {

@@ -27,7 +27,6 @@
 namespace lvlm {
 namespace {
 
-
 ProbeTiming timing_from(const Json& j) {
   ProbeTiming t;
   t.load = j["load"], t.vision = j["vision"], t.prefill = j["prefill"];

@@ -26,7 +26,6 @@
 namespace lvlm {
 namespace {
 
-
 std::vector<std::vector<double>> divergences_of(const std::vector<TokenTrace>& tokens) {
   std::vector<std::vector<double>> d;
   for (const auto& t : tokens) d.emplace_back(t.d_prev.begin() + 1, t.d_prev.end());
