@@ -136,15 +136,13 @@ bool reduced_through_float(at::ScalarType dtype) {
   return dtype == at::kHalf || (dtype == at::kBFloat16 && g_fast_reduced);
 }
 
-// libtorch (1.13 and 2.x) sends bfloat16 products to oneDNN on CPUs with AVX-512 BW, VL and DQ; oneDNN
-// accumulates them in float32 and rounds each output once (on AMX at several times the float32 peak).
+}  // namespace
+
 bool onednn_bf16_products() {
   static const bool available = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                                 __builtin_cpu_supports("avx512dq");
   return available;
 }
-
-}  // namespace
 
 void set_fast_reduced_precision(bool fast) { g_fast_reduced = fast; }
 bool fast_reduced_precision() { return g_fast_reduced; }

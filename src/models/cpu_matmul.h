@@ -32,6 +32,11 @@ bool batched_matmul_by_libtorch(const at::Tensor& a, const at::Tensor& b);
 void set_fast_reduced_precision(bool fast);
 bool fast_reduced_precision();
 
+// True when libtorch (1.13 and 2.x) sends bfloat16 products to oneDNN here: CPUs with AVX-512 BW, VL
+// and DQ. oneDNN accumulates them in float32 and rounds each output once (on AMX at several times the
+// float32 peak). Elsewhere libtorch's own bfloat16 product runs, several times slower than float32.
+bool onednn_bf16_products();
+
 // True when the AVX2 kernel runs here (the CPU has AVX2 and FMA).
 bool skinny_kernel_available();
 // True when linear_forward() of `rows` rows with this weight goes through the AVX2 kernel, whose result

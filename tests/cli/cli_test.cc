@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/json.h"
@@ -234,6 +236,30 @@ TEST(CliRun, ReducedMathFastNeedsAReducedDtype) {
   expect_failure(test::run_cli(run_args(test::tiny_model(), test::tiny_model() + "/test.png", out) +
                                " --dtype f32 --reduced-math fast"),
                  {2, "--reduced-math fast applies to --dtype bf16 or f16"}, out);
+}
+
+// Without AVX-512 (BW, VL, DQ) libtorch's bfloat16 products are many times slower than float32:
+// an exact bf16 run says so and names the faster choices; other runs, and CPUs with AVX-512, stay quiet.
+TEST(CliRun, SlowBfloat16ProductsAreAnnounced) {
+  const bool slow_bf16 = !(__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                           __builtin_cpu_supports("avx512dq"));
+  test::TempDir dir;
+  const std::string run = run_args(test::tiny_model(), test::tiny_model() + "/test.png", dir.file("report.json"));
+  const std::string warning = "warning: --dtype bf16: this CPU has no AVX-512";
+  for (const auto& [flags, announced] : std::vector<std::pair<std::string, bool>>{
+           {" --dtype bf16", slow_bf16},
+           {" --dtype bf16 --device cpu-generic", slow_bf16},
+           {" --dtype bf16 --reduced-math fast", false},
+           {" --dtype f32", false}}) {
+    test::CliResult r = test::run_cli(run + flags);
+    ASSERT_EQ(r.exit_code, 0) << flags << "\n" << r.err;
+    EXPECT_EQ(r.err.find(warning) != std::string::npos, announced) << flags << "\n" << r.err;
+    if (announced) {
+      const bool generic = flags.find("cpu-generic") != std::string::npos;
+      EXPECT_EQ(r.err.find("--reduced-math fast (float32 products") != std::string::npos, !generic) << r.err;
+      EXPECT_NE(r.err.find("--dtype f32 is much faster here"), std::string::npos) << r.err;
+    }
+  }
 }
 
 TEST(CliAnalyze, ReanalysesAReportWithoutTheModel) {
