@@ -126,6 +126,10 @@ class VisionLanguageModel {
 // `architectures` (family_of_model, include/lvlm_probe/family.h).
 // InputError for missing/corrupt/unsupported checkpoints (every weight problem listed at once).
 std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, const DeviceOptions& options);
+// What to tell the user before a run whose bfloat16 products will be slow on this CPU (no AVX-512:
+// libtorch's own kernels), with the faster choices; empty for any other run. Touches no libtorch
+// state, so `bench` can call it before it forks its measuring processes.
+std::string slow_products_warning(const DeviceOptions& options);
 
 // --- Greedy decoding -------------------------------------------------------------------------
 struct GenerateOptions {

@@ -1,9 +1,9 @@
 // The libtorch half of the family registry: each family's loader by its name (families.inc;
 // family_registry.cc finds the family of a checkpoint).
 #include <ATen/Parallel.h>
-#include <spdlog/spdlog.h>
 
 #include "cpu_matmul.h"
+#include "cuda_runtime.h"
 #include "layers.h"
 #include "lvlm_probe/device_path.h"
 #include "lvlm_probe/common.h"
@@ -60,14 +60,21 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
     throw UsageError("--reduced-math fast runs the CPU's own kernels; --device cpu-generic runs ATen's only");
   set_fast_reduced_precision(options.reduced_math == "fast");
   set_generic_kernels(options.device == "cpu-generic");
-  if (device.is_cpu() && dtype == at::kBFloat16 && options.reduced_math == "exact" && !onednn_bf16_products())
-    spdlog::warn("--dtype bf16: this CPU has no AVX-512, so libtorch multiplies bfloat16 without oneDNN, several "
-                 "times slower than float32 (docs/performance.md); {} is much faster here",
-                 options.device == "cpu-generic" ? "--dtype f32" : "--reduced-math fast (float32 products, rounded once) or --dtype f32");
   const ModelFamily& family = family_of_model(model_dir);
   for (const auto& entry : kLoaders)
     if (&entry.family() == &family) return entry.load(model_dir, dtype, device);
   throw RuntimeFailure("family '" + family.name() + "' has no loader in families.inc");
+}
+
+std::string slow_products_warning(const DeviceOptions& o) {
+  const bool cpu = o.device == "cpu" || o.device == "cpu-generic" || (o.device == "auto" && !gpu_device_nodes_present());
+  if (!cpu || (o.dtype != "bf16" && o.dtype != "bfloat16") || o.reduced_math != "exact" || onednn_bf16_products())
+    return "";
+  return "--dtype bf16: this CPU has no AVX-512, so libtorch multiplies bfloat16 without oneDNN, several times "
+         "slower than float32 (docs/performance.md); " +
+         std::string(o.device == "cpu-generic" ? "--dtype f32"
+                                               : "--reduced-math fast (float32 products, rounded once) or --dtype f32") +
+         " is much faster here";
 }
 
 void configure_threads(int threads) {

@@ -260,6 +260,13 @@ TEST(CliRun, SlowBfloat16ProductsAreAnnounced) {
       EXPECT_NE(r.err.find("--dtype f32 is much faster here"), std::string::npos) << r.err;
     }
   }
+  // bench says it once, not once for each process it measures in.
+  test::CliResult r = test::run_cli("bench --model '" + test::tiny_model() + "' --image '" + test::tiny_model() +
+                                    "/test.png' --prompt hi --max-new-tokens 2 --repeat 2 --threads 1 --dtype bf16");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t count = 0;
+  for (size_t at = r.err.find(warning); at != std::string::npos; at = r.err.find(warning, at + 1)) ++count;
+  EXPECT_EQ(count, slow_bf16 ? 1u : 0u) << r.err;
 }
 
 TEST(CliAnalyze, ReanalysesAReportWithoutTheModel) {

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "lvlm_probe/models.h"
 #include "lvlm_probe/text.h"
 
 namespace lvlm::cli {
@@ -68,6 +69,7 @@ void finish_probe_flags(ProbeFlags& f) {
   r.stages = stage_options_from_flags(f.stages, f.critical_layer, f.stage_config);
   r.stages.search_final_norm_step = f.final_norm_step == "include";
   r.stage_configs_dir = shipped_path("configs");
+  if (const std::string w = slow_products_warning(f.session.device); !w.empty()) spdlog::warn("{}", w);
 }
 
 void print_summary(const ProbeResult& r, const std::string& report_path) {
