@@ -67,9 +67,14 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
 }
 
 std::string slow_products_warning(const DeviceOptions& o) {
+  // parse_device would load libtorch's CUDA half for "auto": the device nodes tell without it.
   const bool cpu = o.device == "cpu" || o.device == "cpu-generic" || (o.device == "auto" && !gpu_device_nodes_present());
-  if (!cpu || (o.dtype != "bf16" && o.dtype != "bfloat16") || o.reduced_math != "exact" || onednn_bf16_products())
+  if (!cpu || o.reduced_math != "exact" || onednn_bf16_products()) return "";
+  try {
+    if (parse_compute_dtype(o.dtype, /*cuda=*/false) != at::kBFloat16) return "";
+  } catch (const UsageError&) {  // load_model reports it
     return "";
+  }
   return "--dtype bf16: this CPU has no AVX-512, so libtorch multiplies bfloat16 without oneDNN, several times "
          "slower than float32 (docs/performance.md); " +
          std::string(o.device == "cpu-generic" ? "--dtype f32"

@@ -70,11 +70,12 @@ std::map<int, const TensorView*> token_tensors(const SafetensorsFile& file, int 
 // image, or the same image with other tokens) would draw its states under this report's tokens.
 void check_features_of_run(const SafetensorsFile& file, const Json& report) {
   const auto& meta = file.metadata();
-  const Json* input = report.contains("input") ? &report["input"] : nullptr;
+  static const Json none;  // null: what an absent member reads as, so present ones are read in place
+  const Json& input = report.contains("input") ? report["input"] : none;
   auto image = meta.find("image_sha256");
-  if (image != meta.end() && !image->second.empty() && input && input->is_object() &&
-      input->contains("image_sha256") && (*input)["image_sha256"].is_string()) {
-    const std::string want = (*input)["image_sha256"].get<std::string>();
+  if (image != meta.end() && !image->second.empty() && input.is_object() && input.contains("image_sha256") &&
+      input["image_sha256"].is_string()) {
+    const std::string want = input["image_sha256"].get<std::string>();
     if (!want.empty() && want != image->second)
       throw InputError(file.path(), "was written for another image (SHA-256 " + image->second.substr(0, 12) +
                                         "..., the report's is " + want.substr(0, 12) +
@@ -84,10 +85,9 @@ void check_features_of_run(const SafetensorsFile& file, const Json& report) {
   if (tokens == meta.end()) return;
   const Json steps = parse_json(tokens->second, file.path() + " (metadata 'tokens')");
   if (!steps.is_array()) return;
-  static const Json no_ids = Json::array();
-  const Json* output = report.contains("output") ? &report["output"] : nullptr;
-  const Json* given = output && output->contains("token_ids") ? &(*output)["token_ids"] : nullptr;
-  const Json& ids = given && given->is_array() ? *given : no_ids;
+  const Json& output = report.contains("output") ? report["output"] : none;
+  const Json& listed = output.is_object() && output.contains("token_ids") ? output["token_ids"] : none;
+  const Json& ids = listed.is_array() ? listed : none;  // null has size 0: no step is known
   for (const Json& s : steps) {
     if (!s.is_object() || !s.contains("step") || !s["step"].is_number_integer() || !s.contains("token_id")) continue;
     const int64_t step = s["step"].get<int64_t>();
