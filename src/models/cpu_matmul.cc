@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "lvlm_probe/device_path.h"
@@ -17,16 +18,21 @@ namespace {
 constexpr int64_t kSkinnyMaxRows = 48;
 
 // --- The AVX2 kernel: out[m, n] = sum_k x[m, k] w[n, k] -----------------------------------------
-// A tile is R rows of w against C rows of x: R * C accumulators of 8 lanes stay in registers, each
-// w vector loaded (and widened from bf16) once per C products. x is small (<= 48 rows) and stays
-// in cache, w streams from memory exactly once. 4 x 3 measured best on Zen (one 256-bit load and
-// one 256-bit FMA per cycle): 27 GFLOP/s on 9 rows against 19 for 4 x 2; L + 1 rows (9 for the
-// bench model, 33 for LLaVA-7B) are multiples of 3.
-// With several row blocks of x, a block of w is read from memory on the first pass only and the
-// later passes compute from L1 while the memory bus idles: prefetching w two blocks ahead into L2
-// keeps it busy (9 rows x 32064 x 512, one thread, cold head: 8.9 ms without, 6.6 ms with it;
-// one row takes 4.8 ms). A single pass (decoding's one row) is left to the hardware prefetcher.
+// A tile is R rows of w against C rows of x: R * C accumulators of 8 lanes stay in registers, with
+// the C vectors of x loaded once per step and each w vector (widened from bf16) once per C products:
+// 4 x 3 fills the 16 registers exactly. x is small (<= 48 rows); every tile of x meets a block of
+// 4 w rows chunk by chunk of K, so that the block's chunk, read from memory by the first tile, is
+// in L1 for the others (at a 7B width a block of w rows is 64 KiB, twice L1: without chunks the
+// later tiles read it from L2, and 9 rows x 32064 x 4096 ran at 32 against 43 GFLOP/s with them,
+// 33 rows at 36 against 53, one thread of a Zen 3). Accumulators wait in memory between chunks;
+// every output is still one dot product in k order, whatever the number of rows.
+// With several tiles, prefetching w two blocks ahead into L2 keeps the memory bus busy while the
+// later tiles compute (9 rows x 32064 x 512, one thread, cold head: 8.9 ms without, 6.6 ms with
+// it); a single pass (decoding's one row) is left to the hardware prefetcher.
 #define LVLM_AVX2 __attribute__((target("avx2,fma")))
+
+constexpr int64_t kChunk = 256;                        // elements of K per chunk
+constexpr int64_t kMaxTiles = (kSkinnyMaxRows + 2) / 3;  // tiles of x rows
 
 LVLM_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 LVLM_AVX2 inline __m256 load8(const uint16_t* p) {  // bfloat16 = the high half of a float32
@@ -47,33 +53,52 @@ LVLM_AVX2 inline float horizontal_sum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
 }
 
+// acc[r * C + c] += w[r][k0, k1) . x[c][k0, k1), k1 - k0 a multiple of 8; `ahead` > 0 prefetches
+// w that many elements on.
 template <int R, int C, typename W>
-LVLM_AVX2 void tile(const float* x, int64_t K, const W* w, int64_t n0, int64_t m0, float* out, int64_t N) {
-  __m256 acc[R][C];
-  const W* wr[R];
-  const float* xr[C];
-  for (int r = 0; r < R; ++r) wr[r] = w + (n0 + r) * K;
-  for (int c = 0; c < C; ++c) xr[c] = x + (m0 + c) * K;
+LVLM_AVX2 void tile(const float* x, int64_t K, const W* const* wr, int64_t k0, int64_t k1, __m256* acc,
+                    int64_t ahead) {
+  __m256 a[R][C];
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
+    for (int c = 0; c < C; ++c) a[r][c] = acc[r * C + c];
   constexpr int64_t per_line = 64 / sizeof(W);  // elements of w per cache line
-  int64_t k = 0;
-  for (; k + 8 <= K; k += 8) {
-    __m256 wv[R];
-    for (int r = 0; r < R; ++r) wv[r] = load8(wr[r] + k);
-    if (C > 1 && k % per_line == 0)  // prefetch never faults, so the last blocks may look past w
-      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + 2 * R * K + k), _MM_HINT_T1);
-    for (int c = 0; c < C; ++c) {
-      const __m256 xv = _mm256_loadu_ps(xr[c] + k);
-      for (int r = 0; r < R; ++r) acc[r][c] = _mm256_fmadd_ps(wv[r], xv, acc[r][c]);
+  for (int64_t k = k0; k < k1; k += 8) {
+    __m256 xv[C];
+    for (int c = 0; c < C; ++c) xv[c] = _mm256_loadu_ps(x + c * K + k);
+    if (ahead > 0 && k % per_line == 0)  // prefetch never faults, so the last blocks may look past w
+      for (int r = 0; r < R; ++r) _mm_prefetch(reinterpret_cast<const char*>(wr[r] + ahead + k), _MM_HINT_T1);
+    for (int r = 0; r < R; ++r) {
+      const __m256 wv = load8(wr[r] + k);
+      for (int c = 0; c < C; ++c) a[r][c] = _mm256_fmadd_ps(wv, xv[c], a[r][c]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) {
-      float s = horizontal_sum(acc[r][c]);
-      for (int64_t t = k; t < K; ++t) s += widen(wr[r][t]) * xr[c][t];
-      out[(m0 + c) * N + n0 + r] = s;
+    for (int c = 0; c < C; ++c) acc[r * C + c] = a[r][c];
+}
+
+// out[m, n0 .. n0 + R) for every row m of x.
+template <int R, typename W>
+LVLM_AVX2 void block(const float* x, int64_t M, int64_t K, const W* w, int64_t n0, float* out, int64_t N) {
+  const W* wr[R];
+  for (int r = 0; r < R; ++r) wr[r] = w + (n0 + r) * K;
+  const int64_t K8 = K / 8 * 8, ahead = M > 1 ? 2 * R * K : 0;  // two blocks on
+  __m256 acc[kMaxTiles * R * 3];
+  for (__m256& a : acc) a = _mm256_setzero_ps();
+  for (int64_t k0 = 0; k0 < K8; k0 += kChunk) {
+    const int64_t k1 = std::min(K8, k0 + kChunk);
+    int64_t m = 0;
+    for (; m + 3 <= M; m += 3) tile<R, 3>(x + m * K, K, wr, k0, k1, acc + m * R, m == 0 ? ahead : 0);
+    if (M - m == 2) tile<R, 2>(x + m * K, K, wr, k0, k1, acc + m * R, m == 0 ? ahead : 0);
+    if (M - m == 1) tile<R, 1>(x + m * K, K, wr, k0, k1, acc + m * R, 0);
+  }
+  for (int64_t m = 0; m < M; ++m) {
+    const int64_t first = m / 3 * 3, C = std::min<int64_t>(3, M - first), c = m - first;
+    for (int r = 0; r < R; ++r) {
+      float s = horizontal_sum(acc[first * R + r * C + c]);
+      for (int64_t t = K8; t < K; ++t) s += widen(wr[r][t]) * x[m * K + t];
+      out[m * N + n0 + r] = s;
     }
+  }
 }
 
 // Output columns [4 * first_block, 4 * end_block) (clipped to N) for every row of x.
@@ -83,13 +108,9 @@ void skinny_blocks(const float* x, int64_t M, int64_t K, const W* w, int64_t N, 
   for (int64_t b = first_block; b < end_block; ++b) {
     const int64_t n0 = 4 * b;
     if (n0 + 4 <= N) {
-      int64_t m = 0;
-      for (; m + 3 <= M; m += 3) tile<4, 3>(x, K, w, n0, m, out, N);
-      if (M - m == 2) tile<4, 2>(x, K, w, n0, m, out, N);
-      if (M - m == 1) tile<4, 1>(x, K, w, n0, m, out, N);
+      block<4>(x, M, K, w, n0, out, N);
     } else {
-      for (int64_t n = n0; n < N; ++n)
-        for (int64_t m = 0; m < M; ++m) tile<1, 1>(x, K, w, n, m, out, N);
+      for (int64_t n = n0; n < N; ++n) block<1>(x, M, K, w, n, out, N);
     }
   }
 }
