@@ -35,7 +35,7 @@ TEST(CpuLinear, MatchesFloat64OnEveryPath) {
   for (int threads : {1, 2}) {
     at::set_num_threads(threads);
     for (int64_t m : {1, 2, 3, 4, 5, 9, 33, 48, 49, 130})
-      for (int64_t k : {1, 8, 13, 64})
+      for (int64_t k : {1, 8, 13, 64, 300})  // 300: the kernel's chunks of 256, and a tail
         for (int64_t n : {1, 3, 4, 7, 33}) {
           SCOPED_TRACE("threads " + std::to_string(threads) + " m " + std::to_string(m) + " k " + std::to_string(k) +
                        " n " + std::to_string(n));
@@ -43,7 +43,7 @@ TEST(CpuLinear, MatchesFloat64OnEveryPath) {
           at::Tensor want = at::linear(x.to(at::kDouble), w.to(at::kDouble), b.to(at::kDouble));
           at::Tensor got = linear_forward(x, w, b);
           ASSERT_EQ(got.sizes(), want.sizes());
-          EXPECT_LT(relative_error(got, want), 1e-5);  // float32 accumulation over k <= 64
+          EXPECT_LT(relative_error(got, want), 1e-5);  // float32 accumulation over k <= 300
           // bfloat16 weights and activations: float accumulation, one rounding (2^-8 relative).
           at::Tensor xb = x.to(at::kBFloat16), wb = w.to(at::kBFloat16), bb = b.to(at::kBFloat16);
           at::Tensor want_b = at::linear(xb.to(at::kDouble), wb.to(at::kDouble), bb.to(at::kDouble));
@@ -69,13 +69,15 @@ TEST(CpuLinear, RowsAreIndependentOnTheKernelPath) {
   if (!skinny_kernel_available()) GTEST_SKIP() << "no AVX2 on this CPU";
   FastReducedGuard fast;
   at::manual_seed(2);
-  for (auto dtype : {at::kFloat, at::kBFloat16}) {
-    at::Tensor w = at::randn({101, 200}).to(dtype), x = at::randn({33, 200}).to(dtype);
-    ASSERT_TRUE(linear_rows_independent(33, w));
-    EXPECT_FALSE(linear_rows_independent(49, w));
-    at::Tensor all = linear_forward(x, w);
-    for (int64_t r : {0, 1, 31, 32}) EXPECT_TRUE(at::equal(all[r], linear_forward(x.narrow(0, r, 1), w)[0])) << "row " << r;
-  }
+  for (auto dtype : {at::kFloat, at::kBFloat16})
+    for (int64_t k : {200, 605}) {  // 605: several of the kernel's chunks of K, and a tail
+      at::Tensor w = at::randn({101, k}).to(dtype), x = at::randn({33, k}).to(dtype);
+      ASSERT_TRUE(linear_rows_independent(33, w));
+      EXPECT_FALSE(linear_rows_independent(49, w));
+      at::Tensor all = linear_forward(x, w);
+      for (int64_t r : {0, 1, 31, 32})
+        EXPECT_TRUE(at::equal(all[r], linear_forward(x.narrow(0, r, 1), w)[0])) << "row " << r << " k " << k;
+    }
 }
 
 // By default reduced precision is libtorch's, bit for bit: transformers on the same libtorch is the
