@@ -2,7 +2,7 @@
 // binary (runtime_environment, lvlm_probe/threads.h), which libgomp, OpenBLAS and glibc's malloc read
 // only when they load. torch_tests runs through it (its CROSSCOMPILING_EMULATOR, which ctest and test
 // discovery use): without them, ctest's parallel test processes spin libgomp's default 300,000
-// rounds against each other for the cores (the torch tests took 74 s at -j2 on 2 cores, 56 s with).
+// rounds against each other for the cores (the torch tests took 74 s at -j2 on 2 cores, 56-70 s with).
 #include <unistd.h>
 
 #include <cstdio>

@@ -83,7 +83,7 @@ LVLM_AVX2 void block(const float* x, int64_t M, int64_t K, const W* w, int64_t n
   for (int r = 0; r < R; ++r) wr[r] = w + (n0 + r) * K;
   const int64_t K8 = K / 8 * 8, ahead = M > 1 ? 2 * R * K : 0;  // two blocks on
   __m256 acc[kMaxTiles * R * 3];
-  for (__m256& a : acc) a = _mm256_setzero_ps();
+  std::fill_n(acc, (M + 2) / 3 * 3 * R, _mm256_setzero_ps());  // only the slots of M's tiles
   for (int64_t k0 = 0; k0 < K8; k0 += kChunk) {
     const int64_t k1 = std::min(K8, k0 + kChunk);
     int64_t m = 0;
