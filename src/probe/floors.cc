@@ -57,10 +57,18 @@ double gemm_peak(at::ScalarType type) {
   }
 }
 
-// Bytes/s read by a sum over 1 GiB of float32: far beyond any cache, on every ATen thread.
+// Bytes/s read from 1 GiB of float32, far beyond any cache, on every ATen thread: the faster of a
+// sum and, where the AVX2 kernel runs, one row times the GiB as a [65536, 4096] weight (decoding's
+// read). at::sum alone reads more slowly than that kernel on some CPUs (AMD Zen 3: 18-19 against
+// 21-25 GB/s), which put decoding steps under their floor.
 double memory_read() {
   const at::Tensor x = at::ones({int64_t(1) << 28}, at::kFloat);
-  return double(x.nbytes()) / fastest_of(5, [&] { at::sum(x); });
+  double best = fastest_of(5, [&] { at::sum(x); });
+  if (linear_rows_independent(1, x.view({-1, 4096}))) {
+    const at::Tensor w = x.view({-1, 4096}), row = at::ones({1, 4096}, at::kFloat);
+    best = std::min(best, fastest_of(5, [&] { linear_forward(row, w); }));
+  }
+  return double(x.nbytes()) / best;
 }
 
 }  // namespace
