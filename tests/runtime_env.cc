@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 
 #include "lvlm_probe/threads.h"
 
@@ -15,7 +14,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s BINARY [ARGS...]\n", argv[0]);
     return 2;
   }
-  for (const auto& [name, value] : lvlm::runtime_environment(std::getenv)) ::setenv(name.c_str(), value.c_str(), 1);
+  lvlm::set_runtime_environment();
   ::execv(argv[1], argv + 1);
   std::perror(argv[1]);
   return 127;

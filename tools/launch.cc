@@ -30,7 +30,7 @@ std::string own_directory() {
 
 int exec_torch_binary(char** argv) {
   const std::string path = own_directory() + "/" + kTorchBinary;
-  for (const auto& [name, value] : runtime_environment(std::getenv)) ::setenv(name.c_str(), value.c_str(), 1);
+  set_runtime_environment();
   ::execv(path.c_str(), argv);
   spdlog::error("cannot start {}: {} (lvlm-probe runs it for the commands that load a model; it is built and "
                 "installed beside lvlm-probe)", path, std::strerror(errno));

@@ -34,5 +34,7 @@ int resolve_thread_count(int requested, int usable);
 // `lookup` is getenv or a stand-in.
 std::vector<std::pair<std::string, std::string>> runtime_environment(
     const std::function<const char*(const char*)>& lookup);
+// Sets runtime_environment(getenv) in this process's environment, for a program it then executes.
+void set_runtime_environment();
 
 }  // namespace lvlm

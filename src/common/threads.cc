@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -37,6 +38,10 @@ std::vector<std::pair<std::string, std::string>> runtime_environment(
     set.emplace_back("MALLOC_TOP_PAD_", "268435456");          // grow the heap 256 MiB at a time
   }
   return set;
+}
+
+void set_runtime_environment() {
+  for (const auto& [name, value] : runtime_environment(std::getenv)) ::setenv(name.c_str(), value.c_str(), 1);
 }
 
 }  // namespace lvlm
