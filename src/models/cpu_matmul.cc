@@ -86,7 +86,7 @@ LVLM_AVX2 void block(const float* x, int64_t M, int64_t K, const W* w, int64_t n
   const int64_t K8 = K / 8 * 8, ahead = M > 1 ? 2 * R * K : 0;  // two blocks on
   __m256 acc[kMaxTiles * R * 3];
   std::fill_n(acc, (M + 2) / 3 * 3 * R, _mm256_setzero_ps());  // only the slots of M's tiles
-  const int64_t chunk = M > 3 ? kChunk : std::max<int64_t>(K8, 8);  // one tile reuses nothing: one pass
+  const int64_t chunk = M > 3 ? kChunk : K8;  // one tile reuses nothing: one pass
   for (int64_t k0 = 0; k0 < K8; k0 += chunk) {
     const int64_t k1 = std::min(K8, k0 + chunk);
     int64_t m = 0;
