@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/memory.h"
 
 namespace lvlm {
 
@@ -99,8 +100,18 @@ class WeightStore {
   const std::string& dir() const { return dir_; }
   std::vector<std::string> files() const;
   std::map<DType, uint64_t> bytes_by_dtype() const;
+  std::string dtype_names() const;  // the stored dtypes, "F16" or "BF16+F32"
   uint64_t parameter_count() const;
   const std::map<std::string, TensorView>& all() const { return by_name_; }
+
+  // The weights' memory when computed in `compute` on the CPU: a tensor stored in that dtype (and
+  // aligned) is mapped from its file, as page cache the kernel may drop and read again; every
+  // other one is converted into memory of the process's own. Unused tensors count too (a few
+  // percent at most: CLIP's layers past the feature layer).
+  struct Footprint {
+    uint64_t copied = 0, mapped = 0;
+  };
+  Footprint footprint(DType compute) const;
 
  private:
   std::string dir_;
@@ -109,6 +120,19 @@ class WeightStore {
   std::set<std::string> taken_;
   std::vector<std::string> problems_;
 };
+
+// A compute dtype the user may ask for, as the flags that ask for it ("--dtype bf16").
+struct DtypeChoice {
+  DType dtype;
+  std::string flags;
+};
+// Before a CPU load: throws RuntimeFailure naming the model directory when the weights' copies in
+// `compute` cannot fit in `room` (the kernel would kill the process part way through loading),
+// and names those of `others` whose copies would. Returns a warning when the copies fit but the
+// copies and the mapped files together do not (mapped pages are then read from disk again while
+// the layers run), else "".
+std::string check_weights_fit(const WeightStore& store, const DtypeChoice& compute, const MemoryRoom& room,
+                              const std::vector<DtypeChoice>& others);
 
 std::string shape_string(const std::vector<int64_t>& shape);  // "[4096, 11008]"
 

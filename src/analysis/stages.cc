@@ -21,7 +21,7 @@
 namespace lvlm {
 namespace {
 
-using Matrix = std::vector<std::vector<double>>;
+using Curves = std::vector<std::vector<double>>;
 using stage_fit::Candidate;
 using stage_fit::Moments;
 using stage_fit::SegmentFits;
@@ -42,7 +42,7 @@ std::string number_text(double v) {
 }
 
 // Returns L; InputError for matrices the fit cannot use.
-int validate_divergences(const Matrix& d) {
+int validate_divergences(const Curves& d) {
   const std::string what = "stage detection: ";
   if (d.empty()) throw InputError(what + "no tokens (the divergence matrix is empty)");
   const size_t L = d[0].size();
@@ -67,7 +67,7 @@ double median_of(std::vector<double> v) {
 
 // Median over tokens per layer (the mean of the two middle values for an even count): one token
 // with absurd values cannot move it when there are 3 or more tokens.
-std::vector<double> median_curve(const Matrix& d) {
+std::vector<double> median_curve(const Curves& d) {
   std::vector<double> out(d[0].size()), column(d.size());
   for (size_t l = 0; l < out.size(); ++l) {
     for (size_t t = 0; t < d.size(); ++t) column[t] = d[t][l];
@@ -80,9 +80,9 @@ std::vector<double> median_curve(const Matrix& d) {
 // each token's log curve is centred on its own median (a token's overall level is not noise),
 // the spread per layer is the MAD over tokens, and the median over layers keeps a few layers
 // where tokens genuinely differ (their knees) from counting. 0 with fewer than 3 tokens.
-double token_noise(const Matrix& d, int n) {
+double token_noise(const Curves& d, int n) {
   if (d.size() < 3) return 0;
-  Matrix x;
+  Curves x;
   for (const auto& row : d) {
     std::vector<double> lx = stage_fit::log_curve(row);
     lx.resize(static_cast<size_t>(n));
@@ -324,7 +324,7 @@ StageOptions stage_options_from_flags(const std::string& method, int critical_la
   return o;
 }
 
-StageResult detect_stages(const Matrix& divergences, const StageOptions& options) {
+StageResult detect_stages(const Curves& divergences, const StageOptions& options) {
   const int L = validate_divergences(divergences);
   StageResult r;
   r.method = stage_method_name(options.method);

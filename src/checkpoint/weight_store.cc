@@ -126,6 +126,22 @@ std::map<DType, uint64_t> WeightStore::bytes_by_dtype() const {
   return out;
 }
 
+WeightStore::Footprint WeightStore::footprint(DType compute) const {
+  Footprint f;
+  for (const auto& [name, t] : by_name_) {
+    const bool aligned = reinterpret_cast<uintptr_t>(t.data) % dtype_size(t.dtype) == 0;
+    if (t.dtype == compute && aligned) f.mapped += t.nbytes;
+    else f.copied += static_cast<uint64_t>(t.numel()) * dtype_size(compute);
+  }
+  return f;
+}
+
+std::string WeightStore::dtype_names() const {
+  std::string s;
+  for (const auto& [dtype, bytes] : bytes_by_dtype()) s += (s.empty() ? "" : "+") + std::string(dtype_name(dtype));
+  return s;
+}
+
 uint64_t WeightStore::parameter_count() const {
   uint64_t n = 0;
   for (const auto& [name, t] : by_name_) n += static_cast<uint64_t>(t.numel());

@@ -4,13 +4,6 @@
 
 namespace lvlm {
 
-std::string size_text(uint64_t bytes) {
-  char buf[32];
-  if (bytes >= (1ull << 30)) std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
-  else std::snprintf(buf, sizeof buf, "%.2f MiB", static_cast<double>(bytes) / (1ull << 20));
-  return buf;
-}
-
 std::string count_text(uint64_t n) {
   char buf[64];
   const double x = static_cast<double>(n);

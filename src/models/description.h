@@ -7,11 +7,10 @@
 #include "block_configs.h"
 #include "lvlm_probe/checkpoint.h"
 #include "lvlm_probe/json.h"
+#include "lvlm_probe/memory.h"  // size_text
 
 namespace lvlm {
 
-// Bytes in GiB from 1 GiB on, else MiB (tiny test models would read "0.00 GiB").
-std::string size_text(uint64_t bytes);
 // A parameter count as "7.063 B (7062886400)", "1.25 M (1250000)", "812": a round figure with
 // the exact count beside it.
 std::string count_text(uint64_t n);

@@ -1,6 +1,8 @@
 // The libtorch half of the family registry: each family's loader by its name (families.inc;
 // family_registry.cc finds the family of a checkpoint).
 #include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include "cpu_matmul.h"
 #include "cuda_runtime.h"
@@ -8,6 +10,7 @@
 #include "lvlm_probe/device_path.h"
 #include "lvlm_probe/common.h"
 #include "lvlm_probe/family.h"
+#include "lvlm_probe/memory.h"
 #include "lvlm_probe/model_config.h"
 #include "lvlm_probe/models.h"
 #include "lvlm_probe/threads.h"
@@ -41,6 +44,23 @@ const FamilyLoader kLoaders[] = {
 #undef LVLM_FAMILY
 };
 
+// A CPU load whose weights cannot fit stops here with the dtypes that would, instead of being
+// killed by the kernel part way through converting them.
+void check_weight_memory(const std::string& model_dir, at::ScalarType dtype, const DeviceOptions& options) {
+  const std::optional<MemoryRoom> room = memory_room();
+  if (!room) return;
+  const char* name = compute_dtype_name(dtype);
+  const DType stored = dtype == at::kBFloat16 ? DType::BF16 : dtype == at::kHalf ? DType::F16 : DType::F32;
+  const DtypeChoice compute{stored, options.dtype == "auto" ? std::string(name) + " (--dtype auto on the CPU)"
+                                                            : "--dtype " + std::string(name)};
+  std::vector<DtypeChoice> others = {
+      {DType::BF16, std::string("--dtype bf16") + (onednn_bf16_products() ? "" : " --reduced-math fast")}};
+  if (TORCH_VERSION_MAJOR >= 2) others.push_back({DType::F16, "--dtype f16"});
+  others.push_back({DType::F32, "--dtype f32"});
+  const std::string warning = check_weights_fit(WeightStore::open(model_dir), compute, *room, others);
+  if (!warning.empty()) spdlog::warn("{}: {}", model_dir, warning);
+}
+
 }  // namespace
 
 std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, const DeviceOptions& options) {
@@ -61,6 +81,7 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
   set_fast_reduced_precision(options.reduced_math == "fast");
   set_generic_kernels(options.device == "cpu-generic");
   const ModelFamily& family = family_of_model(model_dir);
+  if (device.is_cpu()) check_weight_memory(model_dir, dtype, options);
   for (const auto& entry : kLoaders)
     if (&entry.family() == &family) return entry.load(model_dir, dtype, device);
   throw RuntimeFailure("family '" + family.name() + "' has no loader in families.inc");

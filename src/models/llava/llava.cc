@@ -32,12 +32,6 @@ bool expected_unused(const std::string& name, const WeightNames& n, int vision_l
   return false;
 }
 
-std::string dtype_summary(const WeightStore& store) {
-  std::string s;
-  for (const auto& [dtype, bytes] : store.bytes_by_dtype()) s += (s.empty() ? "" : "+") + std::string(dtype_name(dtype));
-  return s;
-}
-
 class LlavaModel final : public VisionLanguageModel {
  public:
   LlavaModel(const LlavaConfig& config, WeightStore store, at::ScalarType dtype, at::Device device)
@@ -109,7 +103,7 @@ class LlavaModel final : public VisionLanguageModel {
     info_.num_image_features = config_.num_image_features();
     info_.image_size = config_.vision.image_size;
     info_.eos_token_ids = config_.eos_token_ids;
-    info_.weights_dtype = dtype_summary(store_);
+    info_.weights_dtype = store_.dtype_names();
     info_.compute_dtype = compute_dtype_name(dtype);
     info_.device = generic_kernels() ? "cpu-generic" : device.str();
   }

@@ -19,12 +19,6 @@
 namespace lvlm::qwen2_vl {
 namespace {
 
-std::string dtype_summary(const WeightStore& store) {
-  std::string s;
-  for (const auto& [dtype, bytes] : store.bytes_by_dtype()) s += (s.empty() ? "" : "+") + std::string(dtype_name(dtype));
-  return s;
-}
-
 GridTHW grid_of(const ImageInput& image) {
   if (image.grid_thw.size() != 3) throw UsageError("a Qwen2-VL image needs its grid (image_grid_thw: t, h, w)");
   return {image.grid_thw[0], image.grid_thw[1], image.grid_thw[2]};
@@ -91,7 +85,7 @@ class Qwen2VLModel final : public VisionLanguageModel {
     info_.num_image_features = 0;  // depends on the image's size
     info_.image_size = 0;
     info_.eos_token_ids = config_.eos_token_ids;
-    info_.weights_dtype = dtype_summary(store_);
+    info_.weights_dtype = store_.dtype_names();
     info_.compute_dtype = compute_dtype_name(dtype);
     info_.device = device.str();
     info_.layer_weights = {n.embed_tokens() + ", " + n.vision + "*"};
