@@ -19,7 +19,7 @@ constexpr int64_t kSkinnyMaxRows = 48;
 
 // --- The AVX2 kernel: out[m, n] = sum_k x[m, k] w[n, k] -----------------------------------------
 // A tile is R rows of w against C rows of x: R * C accumulators of 8 lanes stay in registers, with
-// the C vectors of x loaded once per step and each w vector (widened from bf16) once per C products:
+// the C vectors of x loaded once per step and each w vector (widened from bf16 or f16) once per C products:
 // 4 x 3 fills the 16 registers exactly. x is small (<= 48 rows); every tile of x meets a block of
 // 4 w rows chunk by chunk of K, so that the block's chunk, read from memory by the first tile, is
 // in L1 for the others (at a 7B width a block of w rows is 64 KiB, twice L1: without chunks the
@@ -31,23 +31,35 @@ constexpr int64_t kSkinnyMaxRows = 48;
 // later tiles compute (9 rows x 32064 x 512, one thread, cold head: 8.9 ms without, 6.6 ms with
 // it); decoding's one row is left to the hardware prefetcher (at 2 threads it streams the weights
 // at 21-32 GB/s here, software prefetching at 21-28).
-#define LVLM_AVX2 __attribute__((target("avx2,fma")))
+#define LVLM_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 constexpr int64_t kChunk = 256;                        // elements of K per chunk
 constexpr int64_t kMaxTiles = (kSkinnyMaxRows + 2) / 3;  // tiles of x rows
 
+// The weights' element types: float32, and the bits of bfloat16 and float16 (both widen exactly).
+struct Bf16 {
+  uint16_t bits;
+};
+struct Half {
+  uint16_t bits;
+};
+
 LVLM_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
-LVLM_AVX2 inline __m256 load8(const uint16_t* p) {  // bfloat16 = the high half of a float32
+LVLM_AVX2 inline __m256 load8(const Bf16* p) {  // bfloat16 = the high half of a float32
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
+LVLM_AVX2 inline __m256 load8(const Half* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
 inline float widen(float v) { return v; }
-inline float widen(uint16_t v) {
-  const uint32_t bits = uint32_t(v) << 16;
+inline float widen(Bf16 v) {
+  const uint32_t bits = uint32_t(v.bits) << 16;
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
 }
+LVLM_AVX2 inline float widen(Half v) { return _cvtsh_ss(v.bits); }
 
 LVLM_AVX2 inline float horizontal_sum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -118,7 +130,7 @@ void skinny_blocks(const float* x, int64_t M, int64_t K, const W* w, int64_t N, 
   }
 }
 
-// x [M, K] float32 contiguous, w [N, K] float32 or bfloat16 contiguous -> out [M, N] float32.
+// x [M, K] float32 contiguous, w [N, K] float32, bfloat16 or float16 contiguous -> out [M, N] float32.
 void skinny_gemm(const at::Tensor& x, const at::Tensor& w, at::Tensor& out) {
   const int64_t M = x.size(0), K = x.size(1), N = w.size(0), blocks = (N + 3) / 4;
   const float* xp = x.data_ptr<float>();
@@ -128,8 +140,10 @@ void skinny_gemm(const at::Tensor& x, const at::Tensor& w, at::Tensor& out) {
   at::parallel_for(0, blocks, grain, [&](int64_t begin, int64_t end) {
     if (w.scalar_type() == at::kFloat)
       skinny_blocks(xp, M, K, w.data_ptr<float>(), N, op, begin, end);
+    else if (w.scalar_type() == at::kBFloat16)
+      skinny_blocks(xp, M, K, reinterpret_cast<const Bf16*>(w.data_ptr<at::BFloat16>()), N, op, begin, end);
     else
-      skinny_blocks(xp, M, K, reinterpret_cast<const uint16_t*>(w.data_ptr<at::BFloat16>()), N, op, begin, end);
+      skinny_blocks(xp, M, K, reinterpret_cast<const Half*>(w.data_ptr<at::Half>()), N, op, begin, end);
   });
 }
 
@@ -172,13 +186,14 @@ void set_fast_reduced_precision(bool fast) { g_fast_reduced = fast; }
 bool fast_reduced_precision() { return g_fast_reduced; }
 
 bool skinny_kernel_available() {
-  static const bool available = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool available =
+      __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   return available;
 }
 
 bool linear_rows_independent(int64_t rows, const at::Tensor& w) {
   return skinny_kernel_available() && cpu_kernels_for(w) && rows <= kSkinnyMaxRows && w.dim() == 2 &&
-         w.is_contiguous() && (w.scalar_type() == at::kFloat || (w.scalar_type() == at::kBFloat16 && g_fast_reduced));
+         w.is_contiguous() && (w.scalar_type() == at::kFloat || reduced_through_float(w.scalar_type()));
 }
 
 at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {

@@ -1,6 +1,6 @@
 // Matrix products on the CPU where Debian's libtorch 1.13 + OpenBLAS are slow (docs/performance.md):
 //  - few rows (decoding: 1; the logit lens: L + 1): OpenBLAS's sgemm runs x W^T at 2-9 GFLOP/s, so
-//    a register-tiled AVX2 kernel reads W once (float32 or bfloat16, converted in registers);
+//    a register-tiled AVX2 kernel reads W once (float32, bfloat16 or float16, widened in registers);
 //  - bfloat16/float16, only with --reduced-math fast: ATen 1.13's CPU bf16 gemm is a scalar loop
 //    (~2 GFLOP/s) and oneDNN's bf16 path needs AVX-512, so the product runs in float32 and is
 //    rounded once (many bfloat16 rows on an AVX-512 CPU stay with oneDNN, which rounds once too).
@@ -37,7 +37,7 @@ bool fast_reduced_precision();
 // float32 peak). Elsewhere libtorch's own bfloat16 product runs, several times slower than float32.
 bool onednn_bf16_products();
 
-// True when the AVX2 kernel runs here (the CPU has AVX2 and FMA).
+// True when the AVX2 kernel runs here (the CPU has AVX2, FMA and F16C, as every AVX2 CPU does).
 bool skinny_kernel_available();
 // True when linear_forward() of `rows` rows with this weight goes through the AVX2 kernel, whose result
 // for a row does not depend on the other rows (each output is one dot product in a fixed order).
