@@ -58,6 +58,27 @@ TEST(CpuLinear, MatchesFloat64OnEveryPath) {
   }
 }
 
+// Many rows of a bfloat16 or float16 weight widen it a panel of 512 rows at a time: 1100 rows are
+// two panels and a part, shared among the threads.
+TEST(CpuLinear, ManyRowsWidenTheWeightPanelByPanel) {
+  ThreadsGuard guard;
+  FastReducedGuard fast;
+  at::manual_seed(5);
+  at::Tensor x = at::randn({60, 40}), w = at::randn({1100, 40});
+  for (int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    for (auto dtype : {at::kBFloat16, at::kHalf}) {
+      at::Tensor xr = x.to(dtype), wr = w.to(dtype);
+      ASSERT_FALSE(linear_rows_independent(60, wr));
+      at::Tensor got = linear_forward(xr, wr);
+      EXPECT_EQ(got.scalar_type(), dtype);
+      // float32 products rounded once: within the dtype's rounding of the float64 product.
+      EXPECT_LT(relative_error(got, at::linear(xr.to(at::kDouble), wr.to(at::kDouble))), dtype == at::kHalf ? 2e-3 : 1e-2)
+          << "threads " << threads << " " << dtype;
+    }
+  }
+}
+
 TEST(CpuLinear, KeepsLeadingDimensions) {
   at::Tensor x = at::randn({2, 3, 16}), w = at::randn({5, 16});
   EXPECT_EQ(linear_forward(x, w).sizes(), (std::vector<int64_t>{2, 3, 5}));
