@@ -56,10 +56,16 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
+bool has_item(const std::string& list, const std::string& item) {
+  for (const auto& x : split(list, ','))
+    if (x == item) return true;
+  return false;
+}
+
 struct Hierarchy {
   bool v2 = false;
-  std::string mount;      // where the hierarchy is mounted, e.g. /sys/fs/cgroup/memory
-  std::string own;        // this process's directory in it
+  std::string mount;  // where the hierarchy is mounted, e.g. /sys/fs/cgroup/memory
+  std::string own;    // this process's directory in it
 };
 
 // The memory hierarchy (v1's memory controller, else the v2 tree) from /proc/self/mountinfo and
@@ -76,8 +82,7 @@ std::optional<Hierarchy> memory_hierarchy(const std::string& root) {
     if (b == std::string::npos) continue;
     const std::string controllers = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
     if (line.compare(0, a, "0") == 0 && controllers.empty()) v2_path = path, v2_found = true;
-    for (const auto& c : split(controllers, ','))
-      if (c == "memory") v1_path = path, v1_found = true;
+    if (has_item(controllers, "memory")) v1_path = path, v1_found = true;
   }
   std::optional<Hierarchy> v2;
   for (const auto& line : split(*mountinfo, '\n')) {
@@ -87,8 +92,7 @@ std::optional<Hierarchy> memory_hierarchy(const std::string& root) {
     if (left.size() < 5 || right.size() < 3) continue;
     const std::string& mount_root = left[3];
     const std::string& point = left[4];
-    const bool is_v1_memory = right[0] == "cgroup" && v1_found &&
-                              [&] { for (const auto& o : split(right[2], ',')) if (o == "memory") return true; return false; }();
+    const bool is_v1_memory = right[0] == "cgroup" && v1_found && has_item(right[2], "memory");
     const bool is_v2 = right[0] == "cgroup2" && v2_found;
     if (!is_v1_memory && !is_v2) continue;
     const std::string& path = is_v1_memory ? v1_path : v2_path;

@@ -50,8 +50,8 @@ void check_weight_memory(const std::string& model_dir, at::ScalarType dtype, con
   const std::optional<MemoryRoom> room = memory_room();
   if (!room) return;
   const char* name = compute_dtype_name(dtype);
-  const DType stored = dtype == at::kBFloat16 ? DType::BF16 : dtype == at::kHalf ? DType::F16 : DType::F32;
-  const DtypeChoice compute{stored, options.dtype == "auto" ? std::string(name) + " (--dtype auto on the CPU)"
+  const DType as_stored = dtype == at::kBFloat16 ? DType::BF16 : dtype == at::kHalf ? DType::F16 : DType::F32;
+  const DtypeChoice compute{as_stored, options.dtype == "auto" ? std::string(name) + " (--dtype auto on the CPU)"
                                                             : "--dtype " + std::string(name)};
   std::vector<DtypeChoice> others = {
       {DType::BF16, std::string("--dtype bf16") + (onednn_bf16_products() ? "" : " --reduced-math fast")}};
