@@ -46,7 +46,7 @@ int validate_divergences(const Curves& d) {
   const std::string what = "stage detection: ";
   if (d.empty()) throw InputError(what + "no tokens (the divergence matrix is empty)");
   const size_t L = d[0].size();
-  if (L < 2) throw InputError(what + "needs at least 2 layers, found " + std::to_string(L));
+  if (L < 1) throw InputError(what + "no layers (token 0 has no divergences)");
   for (size_t t = 0; t < d.size(); ++t) {
     if (d[t].size() != L)
       throw InputError(what + "token " + std::to_string(t) + " has " + std::to_string(d[t].size()) +
@@ -330,6 +330,16 @@ StageResult detect_stages(const Curves& divergences, const StageOptions& options
   r.method = stage_method_name(options.method);
   r.num_layers = L;
   r.aggregate_curve = median_curve(divergences);
+  if (L < 2) {
+    // One divergence (embedding to layer 1) has no knee: the stages stay undetermined, and the
+    // run's report is still written.
+    if (options.method != StageOptions::Method::automatic)
+      throw UsageError("--stages fixed needs a model of 2 layers or more (a critical layer must be followed by "
+                       "one); this one has " + std::to_string(L));
+    check_automatic(options);
+    r.per_token.resize(divergences.size());
+    return r;
+  }
   r.final_norm_step = final_norm_step(options, r.aggregate_curve);
   Search s;
   s.n = r.final_norm_step && !options.search_final_norm_step ? L - 1 : L;

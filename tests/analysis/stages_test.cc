@@ -574,13 +574,30 @@ std::string error_of(const Matrix& d, const StageOptions& o) {
 TEST(StageDetection, RejectsBadDivergences) {
   EXPECT_THROW(detect_stages({}, {}), InputError);
   EXPECT_EQ(error_of({}, {}), "stage detection: no tokens (the divergence matrix is empty)");
-  EXPECT_EQ(error_of({{0.1}}, {}), "stage detection: needs at least 2 layers, found 1");
+  EXPECT_EQ(error_of({{}}, {}), "stage detection: no layers (token 0 has no divergences)");
   EXPECT_EQ(error_of({{0.1, 0.2, 0.3}, {0.1, 0.2}}, {}), "stage detection: token 1 has 2 layers, token 0 has 3");
   EXPECT_EQ(error_of({{0.1, NAN, 0.3}}, {}),
             "stage detection: token 0, layer 2: divergence is nan; expected a finite value >= 0");
   EXPECT_EQ(error_of({{0.1, 0.2}, {0.1, -0.5}}, {}),
             "stage detection: token 1, layer 2: divergence is -0.5; expected a finite value >= 0");
   EXPECT_THROW(detect_stages({{0.1, INFINITY}}, {}), InputError);
+}
+
+// A 1-layer model has one divergence per token: nothing to fit, and its run still gets a report.
+TEST(StageDetection, OneLayerLeavesTheStagesUndetermined) {
+  const StageResult r = detect_stages({{0.3}, {0.2}, {0.4}}, {});
+  EXPECT_EQ(r.num_layers, 1);
+  EXPECT_FALSE(r.critical_layer());
+  EXPECT_FALSE(r.mutation_layer());
+  EXPECT_TRUE(r.segments.empty());
+  EXPECT_EQ(r.per_token.size(), 3u);
+  EXPECT_EQ(r.aggregate_curve, std::vector<double>{0.3});
+  EXPECT_TRUE(stabilization_layers(r).empty());
+  EXPECT_EQ(stage_of_layer(r, 1), "undetermined");
+  EXPECT_EQ(stage_summary(r), "critical layer undetermined (confidence 0.00), mutation layer absent (confidence 0.00) "
+                              "of 1 layers (auto)");
+  EXPECT_EQ(error_of({{0.3}}, fixed_at(1)),
+            "--stages fixed needs a model of 2 layers or more (a critical layer must be followed by one); this one has 1");
 }
 
 TEST(StageDetection, RejectsOptionsThatDoNotFit) {

@@ -197,6 +197,27 @@ TEST(CliRun, SkipOptionsAreCheckedAndLogged) {
   EXPECT_NE(read_report(out)["skip"]["note"].get<std::string>().find("undetermined"), std::string::npos);
 }
 
+// One decoder layer: one divergence per token, nothing to split into stages, and still a report,
+// a page and a check against itself.
+TEST(CliRun, AOneLayerModelGetsAReportWithUndeterminedStages) {
+  test::TempDir dir;
+  const std::string model = dir.file("one-layer"), out = dir.file("report.json");
+  test::CliResult r = test::run_cli("make-model --preset tiny --layers 1 --out '" + model + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = run_args(model, test::tiny_model() + "/test.png", out);
+  r = test::run_cli(run + " --html '" + dir.file("report.html") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json report = read_report(out);
+  EXPECT_EQ(report["model"]["num_layers"], 1);
+  EXPECT_TRUE(report["stages"]["critical_layer"].is_null());
+  EXPECT_TRUE(report["stages"]["mutation_layer"].is_null());
+  EXPECT_TRUE(std::filesystem::file_size(dir.file("report.html")) > 0);
+  EXPECT_EQ(test::run_cli("check --baseline '" + out + "' --candidate '" + out + "'").exit_code, 0);
+  fs::remove(out);
+  expect_failure(test::run_cli(run + " --stages fixed --critical-layer 1"),
+                 {2, "--stages fixed needs a model of 2 layers or more"}, out);
+}
+
 TEST(CliRun, ImagePositionsAndAttentionReachReportAndPage) {
   test::TempDir dir;
   const std::string out = dir.file("report.json"), page = dir.file("page.html");
