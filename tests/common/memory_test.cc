@@ -51,6 +51,12 @@ class FakeSystem {
                                                      "\nkernel 4096\nshmem 0\nanon_thp 0\n");
   }
   std::optional<MemoryRoom> room() const { return memory_room(dir_.path()); }
+  void expect_room(uint64_t bytes, const std::string& source) const {
+    const auto r = room();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->bytes, bytes);
+    EXPECT_EQ(r->source, source);
+  }
 
  private:
   test::TempDir dir_;
@@ -58,10 +64,7 @@ class FakeSystem {
 
 TEST(MemoryRoom, WithoutCgroupsIsMemAvailablePlusFreeSwap) {
   FakeSystem s(20 * 1024 * 1024, 2 * 1024 * 1024);  // kB
-  auto r = s.room();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->bytes, 22 * GiB);
-  EXPECT_EQ(r->source, "MemAvailable + SwapFree");
+  s.expect_room(22 * GiB, "MemAvailable + SwapFree");
 }
 
 TEST(MemoryRoom, NoMeminfoMeansUnknown) {
@@ -74,11 +77,8 @@ TEST(MemoryRoom, CgroupV1LimitLessAnonymousMemoryNotPageCache) {
   s.v1("/slurm/uid_0/job_7/step_0");
   s.v1_group("", "9223372036854771712", 3 * GiB, 0, 5 * GiB);  // the root: no limit
   s.v1_group("/slurm/uid_0/job_7/step_0", std::to_string(16 * GiB), GiB, 512 * MiB, 12 * GiB);
-  auto r = s.room();
-  ASSERT_TRUE(r);
   // 16 GiB less 1 GiB anonymous and 0.5 GiB shared; the 12 GiB of page cache are reclaimable.
-  EXPECT_EQ(r->bytes, 16 * GiB - GiB - 512 * MiB);
-  EXPECT_EQ(r->source, "memory cgroup /slurm/uid_0/job_7/step_0, limit 16.00 GiB");
+  s.expect_room(16 * GiB - GiB - 512 * MiB, "memory cgroup /slurm/uid_0/job_7/step_0, limit 16.00 GiB");
 }
 
 // Slurm puts the job's limit on the job and runs each step in a group below it.
@@ -87,18 +87,14 @@ TEST(MemoryRoom, AnAncestorsLimitCountsWithEverythingBelowIt) {
   s.v1("/slurm/job_7/step_1");
   s.v1_group("/slurm/job_7", std::to_string(8 * GiB), 6 * GiB, 0, 0);  // another step holds 5 GiB of it
   s.v1_group("/slurm/job_7/step_1", "9223372036854771712", GiB, 0, 0);
-  auto r = s.room();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->bytes, 2 * GiB);
-  EXPECT_EQ(r->source, "memory cgroup /slurm/job_7, limit 8.00 GiB");
+  s.expect_room(2 * GiB, "memory cgroup /slurm/job_7, limit 8.00 GiB");
 }
 
 TEST(MemoryRoom, TheMachineWinsWhenItHasLessThanTheCgroup) {
   FakeSystem s(4 * 1024 * 1024, 0);
   s.v1("/job");
   s.v1_group("/job", std::to_string(16 * GiB), GiB, 0, 0);
-  EXPECT_EQ(s.room()->bytes, 4 * GiB);
-  EXPECT_EQ(s.room()->source, "MemAvailable + SwapFree");
+  s.expect_room(4 * GiB, "MemAvailable + SwapFree");
 }
 
 // In a container the mount shows only the container's part of the tree: /proc/self/cgroup says
@@ -107,10 +103,7 @@ TEST(MemoryRoom, AContainersMountRootIsStrippedFromItsPath) {
   FakeSystem s(20 * 1024 * 1024, 0);
   s.v1("/docker/abc", "/docker/abc");
   s.v1_group("", std::to_string(2 * GiB), 256 * MiB, 0, 0);
-  auto r = s.room();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->bytes, 2 * GiB - 256 * MiB);
-  EXPECT_EQ(r->source, "memory cgroup /, limit 2.00 GiB");
+  s.expect_room(2 * GiB - 256 * MiB, "memory cgroup /, limit 2.00 GiB");
 }
 
 TEST(MemoryRoom, CgroupV2MaxWalkedUpToTheMount) {
@@ -119,10 +112,7 @@ TEST(MemoryRoom, CgroupV2MaxWalkedUpToTheMount) {
   s.v2_group("/user.slice", "max", 2 * GiB, 8 * GiB);
   s.v2_group("/user.slice/job", std::to_string(12 * GiB), 3 * GiB, 9 * GiB);
   s.v2_group("/user.slice/job/leaf", "max", GiB, 0);
-  auto r = s.room();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->bytes, 9 * GiB);
-  EXPECT_EQ(r->source, "memory cgroup /user.slice/job, limit 12.00 GiB");
+  s.expect_room(9 * GiB, "memory cgroup /user.slice/job, limit 12.00 GiB");
 }
 
 TEST(MemoryRoom, AGroupOverItsLimitLeavesNoRoom) {
