@@ -18,7 +18,8 @@
 #define LVLM_FAMILY(ns)                                                                                  \
   namespace lvlm::ns {                                                                                   \
   const ModelFamily& family();                                                                           \
-  std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device); \
+  std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, WeightStore store, at::ScalarType dtype, \
+                                            at::Device device);                                                \
   }
 #include "families.inc"
 #undef LVLM_FAMILY
@@ -31,7 +32,7 @@ void openblas_set_num_threads(int) __attribute__((weak));
 namespace lvlm {
 namespace {
 
-using Loader = std::unique_ptr<VisionLanguageModel> (*)(const std::string&, at::ScalarType, at::Device);
+using Loader = std::unique_ptr<VisionLanguageModel> (*)(const std::string&, WeightStore, at::ScalarType, at::Device);
 
 struct FamilyLoader {
   const ModelFamily& (*family)();
@@ -46,7 +47,7 @@ const FamilyLoader kLoaders[] = {
 
 // A CPU load whose weights cannot fit stops here with the dtypes that would, instead of being
 // killed by the kernel part way through converting them.
-void check_weight_memory(const std::string& model_dir, at::ScalarType dtype, const DeviceOptions& options) {
+void check_weight_memory(const WeightStore& store, at::ScalarType dtype, const DeviceOptions& options) {
   const std::optional<MemoryRoom> room = memory_room();
   if (!room) return;
   const char* name = compute_dtype_name(dtype);
@@ -57,8 +58,8 @@ void check_weight_memory(const std::string& model_dir, at::ScalarType dtype, con
       {DType::BF16, std::string("--dtype bf16") + (onednn_bf16_products() ? "" : " --reduced-math fast")}};
   if (TORCH_VERSION_MAJOR >= 2) others.push_back({DType::F16, "--dtype f16"});
   others.push_back({DType::F32, "--dtype f32"});
-  const std::string warning = check_weights_fit(WeightStore::open(model_dir), compute, *room, others);
-  if (!warning.empty()) spdlog::warn("{}: {}", model_dir, warning);
+  const std::string warning = check_weights_fit(store, compute, *room, others);
+  if (!warning.empty()) spdlog::warn("{}: {}", store.dir(), warning);
 }
 
 }  // namespace
@@ -81,9 +82,10 @@ std::unique_ptr<VisionLanguageModel> load_model(const std::string& model_dir, co
   set_fast_reduced_precision(options.reduced_math == "fast");
   set_generic_kernels(options.device == "cpu-generic");
   const ModelFamily& family = family_of_model(model_dir);
-  if (device.is_cpu()) check_weight_memory(model_dir, dtype, options);
+  WeightStore store = WeightStore::open(model_dir);
+  if (device.is_cpu()) check_weight_memory(store, dtype, options);
   for (const auto& entry : kLoaders)
-    if (&entry.family() == &family) return entry.load(model_dir, dtype, device);
+    if (&entry.family() == &family) return entry.load(model_dir, std::move(store), dtype, device);
   throw RuntimeFailure("family '" + family.name() + "' has no loader in families.inc");
 }
 

@@ -153,9 +153,9 @@ PromptEmbedding LlavaModel::embed_prompt(const std::vector<int>& ids, const Imag
 
 }  // namespace
 
-std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device) {
+std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, WeightStore store, at::ScalarType dtype,
+                                          at::Device device) {
   LlavaConfig config = load_llava_config(model_dir);
-  WeightStore store = WeightStore::open(model_dir);
   return std::make_unique<LlavaModel>(config, std::move(store), dtype, device);
 }
 

@@ -13,7 +13,8 @@
 
 namespace lvlm::llava {
 
-// Loads a LlavaForConditionalGeneration checkpoint directory.
-std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device);
+// Loads a LlavaForConditionalGeneration checkpoint directory; `store` holds its weights.
+std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, WeightStore store, at::ScalarType dtype,
+                                          at::Device device);
 
 }  // namespace lvlm::llava

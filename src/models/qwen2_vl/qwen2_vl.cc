@@ -135,9 +135,9 @@ PromptEmbedding Qwen2VLModel::embed_prompt(const std::vector<int>& ids, const Im
 
 }  // namespace
 
-std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device) {
+std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, WeightStore store, at::ScalarType dtype,
+                                          at::Device device) {
   Config config = load_config(model_dir);
-  WeightStore store = WeightStore::open(model_dir);
   return std::make_unique<Qwen2VLModel>(config, std::move(store), dtype, device);
 }
 

@@ -14,7 +14,8 @@
 
 namespace lvlm::qwen2_vl {
 
-// Loads a Qwen2-VL or Qwen2.5-VL checkpoint directory (either tensor layout).
-std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, at::ScalarType dtype, at::Device device);
+// Loads a Qwen2-VL or Qwen2.5-VL checkpoint directory (either tensor layout); `store` holds its weights.
+std::unique_ptr<VisionLanguageModel> load(const std::string& model_dir, WeightStore store, at::ScalarType dtype,
+                                          at::Device device);
 
 }  // namespace lvlm::qwen2_vl
